@@ -1,0 +1,9 @@
+// Each binding file registers its functions on the module exports. N-API glue only: no model logic.
+#pragma once
+#include <napi.h>
+
+namespace llama4 {
+void init_gguf_bindings(Napi::Env env, Napi::Object exports);
+void init_ops_bindings(Napi::Env env, Napi::Object exports);
+void init_system_bindings(Napi::Env env, Napi::Object exports);
+}  // namespace llama4

@@ -1,0 +1,84 @@
+// Exposes the type-traits table and the reference (de)quantizers, so TS tests can check every row.
+#include <cstring>
+#include <vector>
+
+#include "addon/async.h"
+#include "addon/bindings.h"
+#include "ops/types.h"
+#include "runtime/error.h"
+
+namespace llama4 {
+
+static const TypeTraits& traits_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) LLAMA4_THROW("type id must be a number");
+  const uint32_t id = info[i].As<Napi::Number>().Uint32Value();
+  if (!type_id_known(id)) LLAMA4_THROW("unknown tensor type id %u", id);
+  return type_traits((GgmlType)id);
+}
+
+static Napi::Value type_table(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Array arr = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (uint32_t id = 0; id < kGgmlTypeCount; id++) {
+      if (!type_id_known(id)) continue;
+      const TypeTraits& t = type_traits((GgmlType)id);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("id", id);
+      o.Set("name", t.name);
+      o.Set("blockSize", (double)t.blck_size);
+      o.Set("typeSize", (double)t.type_size);
+      o.Set("isQuantized", t.is_quantized);
+      o.Set("canDequantize", t.to_float != nullptr);
+      o.Set("canQuantize", t.from_float != nullptr);
+      o.Set("vecDotType", type_traits(t.vec_dot_type).name);
+      arr.Set(k++, o);
+    }
+    return arr;
+  });
+}
+
+// dequantize(typeId, bytes: Uint8Array, n): Float32Array
+static Napi::Value dequantize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const TypeTraits& t = traits_arg(info, 0);
+    if (!info[1].IsTypedArray()) LLAMA4_THROW("dequantize: bytes must be a Uint8Array");
+    Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+    const int64_t n = info[2].As<Napi::Number>().Int64Value();
+    if (!t.to_float) LLAMA4_THROW("dequantize: type %s has no dequantizer", t.name);
+    if (n < 0 || n % t.blck_size != 0) LLAMA4_THROW("dequantize: n=%lld is not a multiple of %lld", (long long)n, (long long)t.blck_size);
+    const size_t need = (size_t)(n / t.blck_size) * t.type_size;
+    if (bytes.ByteLength() < need) LLAMA4_THROW("dequantize: %zu bytes given, %zu needed", bytes.ByteLength(), need);
+    // Copy to an aligned buffer: block structs may be read with wider loads.
+    std::vector<uint8_t> src(bytes.Data(), bytes.Data() + need);
+    Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)n);
+    t.to_float(src.data(), out.Data(), n);
+    return out;
+  });
+}
+
+// quantize(typeId, values: Float32Array): Uint8Array (reference quantizer)
+static Napi::Value quantize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const TypeTraits& t = traits_arg(info, 0);
+    if (!info[1].IsTypedArray()) LLAMA4_THROW("quantize: values must be a Float32Array");
+    Napi::Float32Array v = info[1].As<Napi::Float32Array>();
+    const int64_t n = (int64_t)v.ElementLength();
+    if (!t.from_float) LLAMA4_THROW("quantize: type %s has no reference quantizer", t.name);
+    if (n % t.blck_size != 0) LLAMA4_THROW("quantize: n=%lld is not a multiple of %lld", (long long)n, (long long)t.blck_size);
+    std::vector<float> src(v.Data(), v.Data() + n);
+    const size_t bytes = (size_t)(n / t.blck_size) * t.type_size;
+    Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), bytes);
+    t.from_float(src.data(), out.Data(), n);
+    return out;
+  });
+}
+
+void init_ops_bindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("typeTable", Napi::Function::New(env, type_table, "typeTable"));
+  exports.Set("dequantize", Napi::Function::New(env, dequantize, "dequantize"));
+  exports.Set("quantize", Napi::Function::New(env, quantize, "quantize"));
+}
+
+}  // namespace llama4

@@ -1,0 +1,28 @@
+// A read-only memory-mapped file. Weights are used in place from the mapping; nothing is copied at load.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace llama4 {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);  // throws Error naming the path and the OS reason
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // Hint the kernel that [offset, offset+len) will be read soon (best effort).
+  void prefetch(uint64_t offset, uint64_t len) const;
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+}  // namespace llama4

@@ -1,0 +1,31 @@
+// The CLI: one file per command, each exporting register(program). Errors surface as one line on stderr
+// and exit code 1 (bin/llama4.js).
+import { Command, CommanderError } from 'commander';
+import { registerInfo } from './info.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('llama4')
+    .description('Run GGUF language models locally (llama, Mixtral-style MoE, Llama 4) with dual sparsity')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+  registerInfo(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      process.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+}

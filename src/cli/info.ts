@@ -1,0 +1,194 @@
+// `llama4 info MODEL.gguf`: architecture, hyper-parameters, tokenizer, tensor table and totals.
+import type { Command } from 'commander';
+import { addon, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
+import { key, Metadata } from '../gguf/metadata.js';
+import { formatBytes, formatParams, table } from './format.js';
+
+export interface InfoOptions {
+  json?: boolean;
+  all?: boolean;
+  fullArrays?: boolean;
+}
+
+const SHORT_ARRAY = 8;
+
+function jsonValue(v: GgufValue, limit: number): unknown {
+  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    const arr = Array.from(v as ArrayLike<unknown>).slice(0, limit);
+    return arr.map((x) => (typeof x === 'bigint' ? x.toString() : x));
+  }
+  return v;
+}
+
+function textValue(kv: GgufKv, limit: number): string {
+  const v = kv.value;
+  if (kv.type !== 'array') return typeof v === 'string' ? JSON.stringify(v.length > 200 && limit !== Infinity ? v.slice(0, 200) + '…' : v) : String(v);
+  const items = jsonValue(v, limit) as unknown[];
+  const shown = items.map((x) => (typeof x === 'string' ? JSON.stringify(x) : String(x))).join(', ');
+  const more = (kv.count ?? 0) > items.length ? `, … (${kv.count} total)` : '';
+  return `[${shown}${more}]`;
+}
+
+export interface ModelSummary {
+  file: { path: string; size: number; version: number; alignment: number; tensorCount: number; metadataCount: number };
+  architecture: string;
+  name?: string;
+  hparams?: GgufHeader['hparams'];
+  hparamsError?: string;
+  tokenizer?: {
+    model?: string;
+    pre?: string;
+    tokens: number;
+    merges: number;
+    bos?: number;
+    eos?: number;
+    eot?: number;
+    addBos?: boolean;
+    chatTemplate: boolean;
+  };
+  tensors: { name: string; type: string; shape: number[]; bytes: number }[];
+  totals: { parameters: number; tensorBytes: number; fileSize: number; bitsPerWeight: number; types: Record<string, number> };
+}
+
+export function summarize(h: GgufHeader): ModelSummary {
+  const md = new Metadata(h);
+  const arch = md.arch;
+  const tokensKey = key('TOKENIZER_TOKENS');
+  const params = h.tensors.reduce((s, t) => s + t.elements, 0);
+  const tensorBytes = h.tensors.reduce((s, t) => s + t.bytes, 0);
+  const types: Record<string, number> = {};
+  for (const t of h.tensors) types[t.type] = (types[t.type] ?? 0) + 1;
+  return {
+    file: {
+      path: h.path,
+      size: h.fileSize,
+      version: h.version,
+      alignment: h.alignment,
+      tensorCount: h.tensors.length,
+      metadataCount: h.metadata.length,
+    },
+    architecture: arch,
+    name: md.string(key('GENERAL_NAME')),
+    hparams: h.hparams,
+    hparamsError: h.hparamsError,
+    tokenizer: md.has(tokensKey)
+      ? {
+          model: md.string(key('TOKENIZER_MODEL')),
+          pre: md.string(key('TOKENIZER_PRE')),
+          tokens: md.count(tokensKey) ?? 0,
+          merges: md.count(key('TOKENIZER_MERGES')) ?? 0,
+          bos: md.number(key('TOKENIZER_BOS_ID')),
+          eos: md.number(key('TOKENIZER_EOS_ID')),
+          eot: md.number(key('TOKENIZER_EOT_ID')),
+          addBos: md.bool(key('TOKENIZER_ADD_BOS')),
+          chatTemplate: md.has(key('TOKENIZER_CHAT_TEMPLATE')),
+        }
+      : undefined,
+    tensors: h.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, bytes: t.bytes })),
+    totals: {
+      parameters: params,
+      tensorBytes,
+      fileSize: h.fileSize,
+      bitsPerWeight: params > 0 ? (tensorBytes * 8) / params : 0,
+      types,
+    },
+  };
+}
+
+function layerList(flags: boolean[]): string {
+  const idx = flags.map((f, i) => (f ? i : -1)).filter((i) => i >= 0);
+  if (idx.length === flags.length) return 'all';
+  if (idx.length === 0) return 'none';
+  return idx.length > 16 ? `${idx.slice(0, 16).join(',')},… (${idx.length})` : idx.join(',');
+}
+
+export function renderText(s: ModelSummary, h: GgufHeader, opts: InfoOptions): string {
+  const out: string[] = [];
+  out.push(`file:          ${s.file.path}`);
+  out.push(`format:        GGUF v${s.file.version}, alignment ${s.file.alignment}, ${s.file.metadataCount} metadata keys, ${s.file.tensorCount} tensors, ${formatBytes(s.file.size)}`);
+  out.push(`architecture:  ${s.architecture || '(none)'}${s.name ? `  (${s.name})` : ''}`);
+  const hp = s.hparams;
+  if (hp) {
+    const uniq = (a: number[]) => [...new Set(a)].join('/');
+    out.push(`layers:        ${hp.blockCount}`);
+    out.push(`embedding:     ${hp.embeddingLength}`);
+    out.push(`heads:         ${uniq(hp.headCount)} (KV heads ${uniq(hp.headCountKv)}, head dim ${hp.headDimK})`);
+    out.push(`feed-forward:  ${uniq(hp.feedForwardLength)}`);
+    out.push(`context:       ${hp.contextLength}`);
+    out.push(`rope:          base ${hp.ropeFreqBase}, scale ${hp.ropeFreqScale}, ${hp.ropeDims} dims${hp.ropeScalingType !== 'linear' ? `, ${hp.ropeScalingType}` : ''}`);
+    out.push(`rms eps:       ${hp.rmsEps.toExponential(1)}`);
+    if (hp.expertCount > 0) {
+      out.push(`experts:       ${hp.expertCount}, ${hp.expertUsedCount} used per token, expert FFN ${hp.expertFeedForwardLength}`);
+      out.push(`MoE layers:    ${layerList(hp.layers.map((l) => l.moe))}${hp.moeLayerStep ? ` (interleave step ${hp.moeLayerStep})` : ''}`);
+    }
+    if (hp.arch === 'llama4') {
+      out.push(`NoPE layers:   ${layerList(hp.layers.map((l) => !l.rope))}`);
+      out.push(`chunked attn:  ${hp.chunkSize ? `${hp.chunkSize} tokens on layers ${layerList(hp.layers.map((l) => l.chunked))}` : 'off'}`);
+      out.push(`QK norm:       ${hp.useKqNorm ? 'on (RoPE layers)' : 'off'}`);
+    }
+  } else {
+    out.push(`hparams:       ${s.hparamsError ?? 'n/a'}`);
+  }
+  const t = s.tokenizer;
+  if (t) {
+    const ids = [t.bos !== undefined ? `bos ${t.bos}` : '', t.eos !== undefined ? `eos ${t.eos}` : '', t.eot !== undefined ? `eot ${t.eot}` : '']
+      .filter(Boolean)
+      .join(', ');
+    out.push(
+      `tokenizer:     ${t.model ?? '?'}${t.pre ? ` / ${t.pre}` : ''}, ${t.tokens} tokens${t.merges ? `, ${t.merges} merges` : ''}` +
+        `${ids ? `, ${ids}` : ''}${t.addBos !== undefined ? `, add_bos ${t.addBos}` : ''}${t.chatTemplate ? ', chat template' : ''}`,
+    );
+  } else {
+    out.push('tokenizer:     none');
+  }
+  if (opts.all) {
+    out.push('', 'metadata:');
+    const limit = opts.fullArrays ? Infinity : SHORT_ARRAY;
+    for (const kv of h.metadata) out.push(`  ${kv.key} (${kv.type === 'array' ? `${kv.elementType}[${kv.count}]` : kv.type}) = ${textValue(kv, limit)}`);
+  }
+  if (s.tensors.length > 0) {
+    out.push('', 'tensors:');
+    const rows = [['name', 'type', 'shape', 'bytes'], ...s.tensors.map((x) => [x.name, x.type, `[${x.shape.join(', ')}]`, String(x.bytes)])];
+    out.push(table(rows, [false, false, false, true]).replace(/^/gm, '  '));
+  }
+  const tt = s.totals;
+  out.push('');
+  out.push(
+    `totals:        ${formatParams(tt.parameters)} parameters, ${formatBytes(tt.tensorBytes)} of tensors, file ${formatBytes(tt.fileSize)}, ` +
+      `${tt.bitsPerWeight.toFixed(2)} bits per weight; types ${Object.entries(tt.types).map(([k, v]) => `${k}×${v}`).join(' ')}`,
+  );
+  return out.join('\n');
+}
+
+export function renderJson(s: ModelSummary, h: GgufHeader, opts: InfoOptions): string {
+  const obj: Record<string, unknown> = { ...s };
+  if (opts.all) {
+    const limit = opts.fullArrays ? Infinity : SHORT_ARRAY;
+    obj.metadata = Object.fromEntries(
+      h.metadata.map((kv) => [kv.key, kv.type === 'array' ? { type: kv.elementType, count: kv.count, values: jsonValue(kv.value, limit) } : jsonValue(kv.value, limit)]),
+    );
+  }
+  return JSON.stringify(obj, null, 2);
+}
+
+export async function runInfo(path: string, opts: InfoOptions): Promise<string> {
+  // Arrays are only needed in full for --all --full-arrays; counts always come back.
+  const arrayLimit = opts.all ? (opts.fullArrays ? undefined : SHORT_ARRAY) : 0;
+  const h = await addon().readGguf(path, { hparams: true, ...(arrayLimit !== undefined ? { arrayLimit } : {}) });
+  const s = summarize(h);
+  return opts.json ? renderJson(s, h, opts) : renderText(s, h, opts);
+}
+
+export function registerInfo(program: Command): void {
+  program
+    .command('info')
+    .description('show a GGUF model: architecture, hyper-parameters, tokenizer, tensors and totals')
+    .argument('<model>', 'path to a .gguf file')
+    .option('--json', 'print the same information as JSON')
+    .option('--all', 'also dump every metadata key (long arrays shortened)')
+    .option('--full-arrays', 'with --all, print arrays in full')
+    .action(async (model: string, opts: InfoOptions) => {
+      process.stdout.write((await runInfo(model, opts)) + '\n');
+    });
+}

@@ -1,0 +1,161 @@
+// The whole native surface, declared once. Everything else imports the addon through this file.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type GgufScalar = number | bigint | string | boolean;
+export type GgufArray =
+  | string[]
+  | boolean[]
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array
+  | BigUint64Array
+  | BigInt64Array;
+export type GgufValue = GgufScalar | GgufArray;
+
+export interface GgufKv {
+  key: string;
+  /** u8 i8 u16 i16 u32 i32 f32 bool str array u64 i64 f64 */
+  type: string;
+  /** element type and full length, for arrays */
+  elementType?: string;
+  count?: number;
+  /** arrays are cut to `arrayLimit` elements when that option is given */
+  value: GgufValue;
+}
+
+export interface GgufTensor {
+  name: string;
+  typeId: number;
+  type: string;
+  /** ne order: shape[0] is the contiguous dimension */
+  shape: number[];
+  elements: number;
+  /** absolute byte offset of the data in the file */
+  offset: number;
+  bytes: number;
+}
+
+export interface LayerSchedule {
+  moe: boolean;
+  rope: boolean;
+  chunked: boolean;
+}
+
+/** Hyper-parameters as the native loader derives them (llama.cpp semantics, Llama-4 constants included). */
+export interface Hparams {
+  arch: string;
+  contextLength: number;
+  embeddingLength: number;
+  blockCount: number;
+  headCount: number[];
+  headCountKv: number[];
+  feedForwardLength: number[];
+  headDimK: number;
+  headDimV: number;
+  ropeDims: number;
+  ropeFreqBase: number;
+  ropeFreqScale: number;
+  ropeScalingType: string;
+  rmsEps: number;
+  vocabSize: number;
+  expertCount: number;
+  expertUsedCount: number;
+  expertFeedForwardLength: number;
+  moeLayerStep: number;
+  useKqNorm: boolean;
+  noRopeLayerStep: number;
+  chunkSize: number;
+  layers: LayerSchedule[];
+}
+
+export interface GgufHeader {
+  path: string;
+  version: number;
+  alignment: number;
+  dataOffset: number;
+  fileSize: number;
+  metadata: GgufKv[];
+  tensors: GgufTensor[];
+  /** present when requested and the architecture is supported */
+  hparams?: Hparams;
+  /** why hparams could not be derived (vocab-only file, unsupported architecture, bad key) */
+  hparamsError?: string;
+}
+
+export interface TypeRow {
+  id: number;
+  name: string;
+  blockSize: number;
+  typeSize: number;
+  isQuantized: boolean;
+  canDequantize: boolean;
+  canQuantize: boolean;
+  vecDotType: string;
+}
+
+export interface BackendInfo {
+  name: string;
+  compiled: boolean;
+  available: boolean;
+  devices: number;
+  detail: string;
+}
+
+export interface SystemInfo {
+  cpuFeatures: string;
+  /** kernel level in use: avx512 | avx2 | scalar */
+  isa: string;
+  backends: BackendInfo[];
+}
+
+export interface NameTable {
+  /** printf formats: %s = architecture */
+  keys: Record<string, string>;
+  /** printf formats: %d = block index */
+  tensors: Record<string, string>;
+}
+
+export interface Addon {
+  systemInfo(): SystemInfo;
+  readGguf(
+    source: string | Uint8Array,
+    options?: { arrayLimit?: number; hparams?: boolean },
+  ): Promise<GgufHeader>;
+  ggufNames(): NameTable;
+  typeTable(): TypeRow[];
+  dequantize(typeId: number, bytes: Uint8Array, n: number): Float32Array;
+  quantize(typeId: number, values: Float32Array): Uint8Array;
+}
+
+function findAddon(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/native or dist/native -> repository root
+  const root = join(here, '..', '..');
+  const candidates = [
+    process.env.LLAMA4_ADDON,
+    join(root, 'build', 'Release', 'llama4.node'),
+    join(root, 'build', 'Debug', 'llama4.node'),
+  ].filter((p): p is string => !!p);
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw new Error(
+    `llama4 native addon not found (looked in ${candidates.join(', ')}); build it with 'npm run build:native'`,
+  );
+}
+
+let cached: Addon | undefined;
+
+export function addon(): Addon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require(findAddon()) as Addon;
+  }
+  return cached;
+}
