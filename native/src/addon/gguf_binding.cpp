@@ -18,7 +18,6 @@ namespace {
 
 struct ParseJob {
   std::shared_ptr<GgufFile> file;
-  std::shared_ptr<std::vector<uint8_t>> bytes;  // keeps a buffer source alive
 };
 
 Napi::Value number_or_bigint_u(Napi::Env env, uint64_t v) {
@@ -183,15 +182,22 @@ Napi::Value read_gguf(const Napi::CallbackInfo& info) {
     if (info[0].IsString()) {
       std::string path = info[0].As<Napi::String>().Utf8Value();
       return run_async<ParseJob>(
-          env, [path]() { return ParseJob{GgufFile::open(path), nullptr}; },
+          env, [path]() { return ParseJob{GgufFile::open(path)}; },
           [limit, hp](Napi::Env e, ParseJob& j) { return to_js(e, *j.file, limit, hp); });
     }
     if (info[0].IsTypedArray()) {
+      // Zero-copy: the buffer is pinned by a reference until the promise settles.
       Napi::Uint8Array b = info[0].As<Napi::Uint8Array>();
-      auto bytes = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.ByteLength());
+      auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(b.As<Napi::Object>()));
+      const uint8_t* data = b.Data();
+      const uint64_t size = b.ByteLength();
       return run_async<ParseJob>(
-          env, [bytes]() { return ParseJob{GgufFile::parse(bytes->data(), bytes->size(), "<buffer>"), bytes}; },
-          [limit, hp](Napi::Env e, ParseJob& j) { return to_js(e, *j.file, limit, hp); });
+          env, [data, size]() { return ParseJob{GgufFile::parse(data, size, "<buffer>")}; },
+          [limit, hp, ref](Napi::Env e, ParseJob& j) {
+            Napi::Value v = to_js(e, *j.file, limit, hp);
+            ref->Reset();
+            return v;
+          });
     }
     LLAMA4_THROW("readGguf: source must be a path or a Uint8Array");
   });

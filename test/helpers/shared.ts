@@ -1,0 +1,40 @@
+// Where the shared fixtures live (../shared beside the checkout). Tests never copy them into the repo.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const SHARED = resolve(process.env.LLAMA4_SHARED ?? join(process.cwd(), '..', 'shared'));
+export const MODELS = join(SHARED, 'models');
+
+if (!existsSync(MODELS)) {
+  throw new Error(`shared models not found at ${MODELS}: the tests need ../shared/models beside the checkout`);
+}
+
+export function model(rel: string): string {
+  return join(MODELS, rel);
+}
+
+/** Every .gguf file under ../shared/models, recursively. */
+export function allGgufFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.gguf')) out.push(p);
+    }
+  };
+  walk(MODELS);
+  return out;
+}
+
+/** A small deterministic PRNG (mulberry32) for fuzzing offsets. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
