@@ -123,7 +123,64 @@ export interface NameTable {
   tensors: Record<string, string>;
 }
 
+export interface ModelInfo {
+  description: string;
+  arch: string;
+  nParams: number;
+  weightBytes: number;
+  fileSize: number;
+  /** weight bytes read to decode one token (routed experts only for MoE) */
+  bytesPerToken: number;
+  nVocab: number;
+  nCtxTrain: number;
+  nLayer: number;
+  nEmbd: number;
+  nExpert: number;
+  nExpertUsed: number;
+  outputTied: boolean;
+}
+
+export interface NativeModel {
+  info(): ModelInfo;
+}
+
+export type CacheType = 'f16' | 'f32';
+
+export interface ContextOptions {
+  nCtx?: number;
+  nBatch?: number;
+  nThreads?: number;
+  typeK?: CacheType;
+  typeV?: CacheType;
+}
+
+export interface ContextState {
+  nPast: number;
+  nCtx: number;
+  nBatch: number;
+  nThreads: number;
+  kvBytes: number;
+  typeK: string;
+  typeV: string;
+  busy: boolean;
+}
+
+export interface NativeContext {
+  /** Evaluate tokens after the cached ones; rejects with Error('cancelled') after cancel(). */
+  decode(tokens: Int32Array, allLogits?: boolean): Promise<void>;
+  /** Zero-copy view of the last token's logits; overwritten by the next decode. */
+  logits(): Float32Array;
+  /** Copy of every token's logits from the last decode(…, true): [rows * nVocab]. */
+  allLogits(): Float32Array;
+  cancel(): void;
+  /** Forget cached positions >= n. */
+  truncate(n: number): void;
+  state(): ContextState;
+}
+
 export interface Addon {
+  loadModel(path: string): Promise<NativeModel>;
+  createContext(model: NativeModel, options?: ContextOptions): NativeContext;
   systemInfo(): SystemInfo;
   readGguf(
     source: string | Uint8Array,
@@ -133,6 +190,12 @@ export interface Addon {
   typeTable(): TypeRow[];
   dequantize(typeId: number, bytes: Uint8Array, n: number): Float32Array;
   quantize(typeId: number, values: Float32Array): Uint8Array;
+  /** CPU kernel levels this host can run: 'scalar' always, then 'avx2', 'avx512' */
+  kernelIsas(): string[];
+  /** one vec_dot of a weight row with activations converted by that level's quantize_act */
+  kernelDot(typeId: number, weightBytes: Uint8Array, activations: Float32Array, isa: string): number;
+  /** that level's activation quantizer (actTypeId: F32, F16, BF16, Q8_0, Q8_1 or Q8_K) */
+  quantizeAct(actTypeId: number, values: Float32Array, isa: string): Uint8Array;
 }
 
 function findAddon(): string {

@@ -5,5 +5,7 @@
 namespace llama4 {
 void init_gguf_bindings(Napi::Env env, Napi::Object exports);
 void init_ops_bindings(Napi::Env env, Napi::Object exports);
+void init_kernel_bindings(Napi::Env env, Napi::Object exports);
 void init_system_bindings(Napi::Env env, Napi::Object exports);
+void init_model_bindings(Napi::Env env, Napi::Object exports);
 }  // namespace llama4

@@ -1,7 +1,14 @@
 // Scalar reference (de)quantizers, exact to ggml's dequantize_row_* / quantize_row_*_ref (spec 2.2-2.6).
 // The float expressions keep ggml's evaluation order (e.g. Q2_K computes dl = d*scale first, then
-// dl*q - ml), since a different association changes the last bit. This file is compiled for the
-// baseline ISA (no FMA), so no multiply-add contraction happens either.
+// dl*q - ml), since a different association changes the last bit. ggml's reference functions are
+// compiled without FMA, so multiply-add contraction is switched off here even if someone builds this
+// file with -march=native / -mfma (GCC contracts a*b+c by default in GNU mode).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include "ops/quants_ref.h"
 
 #include <cmath>

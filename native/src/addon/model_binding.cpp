@@ -1,0 +1,222 @@
+// Model and Context objects for JS. Slow calls (load, decode) run on worker threads and return Promises;
+// cancel() sets the flag the decode loop polls. Logits are a zero-copy Float32Array over the context's
+// fixed last-token buffer.
+#include <atomic>
+#include <memory>
+
+#include "addon/async.h"
+#include "addon/bindings.h"
+#include "model/context.h"
+#include "model/model.h"
+#include "runtime/error.h"
+#include "runtime/memory.h"
+
+namespace llama4 {
+
+namespace {
+
+Napi::FunctionReference* g_model_ctor = nullptr;
+Napi::FunctionReference* g_context_ctor = nullptr;
+
+std::string gib(uint64_t b) { return strfmt("%.2f GiB", (double)b / (1024.0 * 1024 * 1024)); }
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeModel", {InstanceMethod("info", &ModelWrap::Info)});
+  }
+  ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
+  std::shared_ptr<Model> model;
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Model& m = *model;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("description", m.describe());
+    o.Set("arch", m.hp.arch_name);
+    o.Set("nParams", (double)m.n_params);
+    o.Set("weightBytes", (double)m.weight_bytes);
+    o.Set("fileSize", (double)m.file->file_size());
+    o.Set("bytesPerToken", (double)m.bytes_per_token());
+    o.Set("nVocab", m.hp.n_vocab);
+    o.Set("nCtxTrain", m.hp.n_ctx_train);
+    o.Set("nLayer", m.hp.n_layer);
+    o.Set("nEmbd", m.hp.n_embd);
+    o.Set("nExpert", m.hp.n_expert);
+    o.Set("nExpertUsed", m.hp.n_expert_used);
+    o.Set("outputTied", m.output_tied);
+    return o;
+  }
+};
+
+GgmlType cache_type(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return GgmlType::F16;
+  std::string s = v.ToString().Utf8Value();
+  if (s == "f16") return GgmlType::F16;
+  if (s == "f32") return GgmlType::F32;
+  LLAMA4_THROW("unsupported KV cache type '%s' (f16, f32)", s.c_str());
+}
+
+class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeContext",
+                       {InstanceMethod("decode", &ContextWrap::Decode), InstanceMethod("logits", &ContextWrap::Logits),
+                        InstanceMethod("allLogits", &ContextWrap::AllLogits), InstanceMethod("cancel", &ContextWrap::Cancel),
+                        InstanceMethod("truncate", &ContextWrap::Truncate), InstanceMethod("state", &ContextWrap::State)});
+  }
+  ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {}
+  std::shared_ptr<Context> ctx;
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> busy = std::make_shared<std::atomic<bool>>(false);
+
+ private:
+  void check_idle(const char* what) {
+    if (busy->load()) LLAMA4_THROW("%s: the context is busy with another decode", what);
+  }
+  // decode(tokens: Int32Array, allLogits: boolean): Promise<void>
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("decode");
+      if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        LLAMA4_THROW("decode: tokens must be an Int32Array");
+      Napi::Int32Array t = info[0].As<Napi::Int32Array>();
+      auto tokens = std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
+      const bool all = info.Length() > 1 && info[1].ToBoolean();
+      cancel->store(false);
+      busy->store(true);
+      auto c = ctx;
+      auto cf = cancel;
+      auto b = busy;
+      struct Done {
+        int64_t n;
+      };
+      return run_async<Done>(
+          info.Env(),
+          [c, tokens, all, cf, b]() {
+            struct Reset {
+              std::shared_ptr<std::atomic<bool>> b;
+              ~Reset() { b->store(false); }
+            } reset{b};
+            c->decode(tokens->data(), (int64_t)tokens->size(), all, cf.get());
+            return Done{(int64_t)tokens->size()};
+          },
+          [](Napi::Env env, Done&) { return env.Undefined(); });
+    });
+  }
+  Napi::Value Logits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto* keep = new std::shared_ptr<Context>(ctx);
+    const size_t n = ctx->n_vocab();
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+        env, (void*)ctx->logits(), n * sizeof(float), [](Napi::Env, void*, std::shared_ptr<Context>* k) { delete k; }, keep);
+    return Napi::Float32Array::New(env, n, ab, 0);
+  }
+  Napi::Value AllLogits(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("allLogits");
+      const size_t n = (size_t)ctx->n_logit_rows() * ctx->n_vocab();
+      Napi::Float32Array out = Napi::Float32Array::New(info.Env(), n);
+      std::copy(ctx->all_logits(), ctx->all_logits() + n, out.Data());
+      return out;
+    });
+  }
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    cancel->store(true);
+    return info.Env().Undefined();
+  }
+  Napi::Value Truncate(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("truncate");
+      ctx->truncate(info[0].As<Napi::Number>().Uint32Value());
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value State(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("nPast", ctx->n_past());
+    o.Set("nCtx", ctx->params().n_ctx);
+    o.Set("nBatch", ctx->params().n_batch);
+    o.Set("nThreads", ctx->params().n_threads);
+    o.Set("kvBytes", (double)ctx->kv().bytes());
+    o.Set("typeK", type_name(ctx->kv().type_k()));
+    o.Set("typeV", type_name(ctx->kv().type_v()));
+    o.Set("busy", busy->load());
+    return o;
+  }
+};
+
+// loadModel(path): Promise<NativeModel>
+Napi::Value load_model_js(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (!info[0].IsString()) LLAMA4_THROW("loadModel: path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    struct Loaded {
+      std::shared_ptr<Model> m;
+    };
+    return run_async<Loaded>(
+        info.Env(),
+        [path]() {
+          Loaded l{load_model(path)};
+          const uint64_t total = mem_total_bytes();
+          if (total && l.m->weight_bytes > total)
+            LLAMA4_THROW("model '%s' needs %s for its weights but this machine has %s of memory", path.c_str(),
+                         gib(l.m->weight_bytes).c_str(), gib(total).c_str());
+          return l;
+        },
+        [](Napi::Env env, Loaded& l) -> Napi::Value {
+          Napi::Object obj = g_model_ctor->New({});
+          ModelWrap::Unwrap(obj)->model = l.m;
+          return obj;
+        });
+  });
+}
+
+// createContext(model, {nCtx, nBatch, nThreads, typeK, typeV}): NativeContext
+Napi::Value create_context_js(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(g_model_ctor->Value()))
+      LLAMA4_THROW("createContext: first argument must be a model");
+    std::shared_ptr<Model> m = ModelWrap::Unwrap(info[0].As<Napi::Object>())->model;
+    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    ContextParams p;
+    auto num = [&](const char* k, double def) {
+      Napi::Value v = o.Get(k);
+      return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
+    };
+    const double n_ctx = num("nCtx", std::min<uint32_t>(4096, m->hp.n_ctx_train));
+    const double n_batch = num("nBatch", 512);
+    const double n_threads = num("nThreads", 1);
+    if (!(n_ctx >= 1 && n_ctx <= (1u << 24))) LLAMA4_THROW("context size %g is out of range (1 .. 16777216)", n_ctx);
+    if (!(n_batch >= 1 && n_batch <= 65536)) LLAMA4_THROW("batch size %g is out of range (1 .. 65536)", n_batch);
+    if (!(n_threads >= 1 && n_threads <= 512)) LLAMA4_THROW("thread count %g is out of range (1 .. 512)", n_threads);
+    p.n_ctx = (uint32_t)n_ctx;
+    p.n_batch = (uint32_t)n_batch;
+    p.n_threads = (int)n_threads;
+    p.type_k = cache_type(o, "typeK");
+    p.type_v = cache_type(o, "typeV");
+    const uint64_t need = Context::memory_needed(*m, p);
+    const uint64_t avail = mem_available_bytes();
+    if (avail && need > avail)
+      LLAMA4_THROW("a context of %u tokens needs %s (KV cache and buffers) but only %s of memory is available; lower -c",
+                   p.n_ctx, gib(need).c_str(), gib(avail).c_str());
+    Napi::Object obj = g_context_ctor->New({});
+    ContextWrap::Unwrap(obj)->ctx = std::make_shared<Context>(m, p);
+    return obj;
+  });
+}
+
+}  // namespace
+
+void init_model_bindings(Napi::Env env, Napi::Object exports) {
+  g_model_ctor = new Napi::FunctionReference(Napi::Persistent(ModelWrap::Define(env)));
+  g_context_ctor = new Napi::FunctionReference(Napi::Persistent(ContextWrap::Define(env)));
+  exports.Set("loadModel", Napi::Function::New(env, load_model_js, "loadModel"));
+  exports.Set("createContext", Napi::Function::New(env, create_context_js, "createContext"));
+}
+
+}  // namespace llama4

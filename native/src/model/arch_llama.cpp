@@ -1,0 +1,19 @@
+// `llama`: Llama 2/3 (GQA, rope_freqs) and Mixtral-style experts (spec 3.3, 3.6).
+#include "model/blocks.h"
+
+namespace llama4 {
+
+void forward_llama(Blocks& b, const Hparams& hp, bool all_logits, float* logits) {
+  b.embed();
+  for (uint32_t il = 0; il < hp.n_layer; il++) {
+    b.check_cancel();
+    b.attention(il, AttnOpts{});
+    if (hp.layer_is_moe(il))
+      b.moe_softmax(il);
+    else
+      b.ffn(il);
+  }
+  b.output(all_logits, logits);
+}
+
+}  // namespace llama4

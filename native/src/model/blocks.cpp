@@ -1,0 +1,288 @@
+#include "model/blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "ops/cpu/ops.h"
+#include "runtime/error.h"
+
+namespace llama4 {
+
+Blocks::Blocks(Context& ctx, const int32_t* tokens, const int32_t* pos, int64_t n, const std::atomic<bool>* cancel)
+    : c_(ctx), m_(ctx.model()), hp_(ctx.model().hp), tokens_(tokens), pos_(pos), n_(n), cancel_(cancel) {}
+
+void Blocks::check_cancel() const {
+  if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Error("cancelled");
+}
+
+const ConvertedActs& Blocks::acts(GgmlType wt, const float* src, int64_t stride, int64_t n_in, int64_t n_rows, int slot) {
+  const GgmlType at = type_traits(wt).vec_dot_type;
+  ActSlot& s = slots_[slot];
+  if (s.src == src && s.type == at && s.n_rows == n_rows && s.acts.n_in == n_in) return s.acts;
+  std::vector<uint8_t>& buf = slot == 0 ? c_.s_.act_a : c_.s_.act_b;
+  s.acts = convert_activations(wt, src, stride, n_in, n_rows, c_.pool_, buf);
+  s.src = src;
+  s.type = at;
+  s.n_rows = n_rows;
+  return s.acts;
+}
+
+void Blocks::embed() {
+  const int64_t E = hp_.n_embd;
+  const Weight& w = m_.tok_embd;
+  const ToFloatFn to_float = type_traits(w.type).to_float;
+  for (int64_t t = 0; t < n_; t++) {
+    const int32_t id = tokens_[t];
+    if (id < 0 || (uint32_t)id >= hp_.n_vocab) LLAMA4_THROW("token id %d is out of range (vocabulary %u)", id, hp_.n_vocab);
+    to_float(w.data + (size_t)id * w.row_bytes, c_.s_.x.data() + t * E, E);
+  }
+}
+
+void Blocks::attention(uint32_t il, const AttnOpts& o) {
+  const LayerWeights& L = m_.layers[il];
+  const int64_t E = hp_.n_embd, hd = hp_.n_embd_head_k, hdv = hp_.n_embd_head_v;
+  const int64_t nh = hp_.n_head[il], nkv = hp_.n_head_kv[il];
+  auto& s = c_.s_;
+  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.attn_norm.data());
+  slots_[0].src = slots_[1].src = nullptr;
+  matmul_converted(L.wq.view(), acts(L.wq.type, s.xn.data(), E, E, n_, 0), s.q.data(), nh * hd, c_.pool_);
+  matmul_converted(L.wk.view(), acts(L.wk.type, s.xn.data(), E, E, n_, L.wk.type == L.wq.type ? 0 : 1), s.k.data(), nkv * hd, c_.pool_);
+  matmul_converted(L.wv.view(), acts(L.wv.type, s.xn.data(), E, E, n_, L.wv.type == L.wq.type ? 0 : 1), s.v.data(), nkv * hdv, c_.pool_);
+
+  const float* ff = m_.rope_freqs.empty() ? nullptr : m_.rope_freqs.data();
+  for (int64_t t = 0; t < n_; t++) {
+    float* q = &s.q[t * nh * hd];
+    float* k = &s.k[t * nkv * hd];
+    if (o.rope) {
+      rope_cache((float)pos_[t], hp_.n_rot, hp_.rope_freq_base, hp_.rope_freq_scale, ff, s.rope.data());
+      rope_apply(q, nh, hd, hp_.n_rot, s.rope.data());
+      rope_apply(k, nkv, hd, hp_.n_rot, s.rope.data());
+    } else if (o.temperature) {
+      // llm_graph_input_attn_temp: computed in double, stored as f32
+      const double scale =
+          std::log(std::floor(((double)pos_[t] + 1.0) / (double)hp_.attn_temp_floor_scale) + 1.0) * hp_.attn_temp_scale +
+          hp_.attn_temp_offset;
+      vec_scale(q, (float)scale, nh * hd);
+    }
+    if (o.qk_norm) {
+      for (int64_t h = 0; h < nh; h++) rms_norm(q + h * hd, q + h * hd, hd, hp_.rms_eps, nullptr);
+      for (int64_t h = 0; h < nkv; h++) rms_norm(k + h * hd, k + h * hd, hd, hp_.rms_eps, nullptr);
+    }
+    c_.kv_.store(il, (uint32_t)pos_[t], k, &s.v[t * nkv * hdv]);
+  }
+  attend(il, o);
+  const ConvertedActs& a = acts(L.wo.type, s.attn.data(), nh * hdv, nh * hdv, n_, 0);
+  matmul_converted(L.wo.view(), a, s.proj.data(), E, c_.pool_);
+  vec_add(s.x.data(), s.proj.data(), n_ * E);
+}
+
+// Scaled dot-product attention over the cache, as llama.cpp computes it without flash attention:
+// kq = K·Q (Q rounded to the K cache type), softmax(kq * 1/sqrt(hd) + mask) with the sum in double,
+// then V·p (p rounded to the V cache type).
+void Blocks::attend(uint32_t il, const AttnOpts& o) {
+  const int64_t hd = hp_.n_embd_head_k, hdv = hp_.n_embd_head_v;
+  const int64_t nh = hp_.n_head[il], nkv = hp_.n_head_kv[il], gqa = nh / nkv;
+  const float kq_scale = 1.0f / sqrtf((float)hd);
+  const KvCache& kv = c_.kv_;
+  const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
+  const float* t16 = fp16_table();
+  auto& s = c_.s_;
+  c_.pool_.parallel_for(n_ * nh, [&](int64_t task, int thread) {
+    const int64_t t = task / nh, h = task % nh, kvh = h / gqa;
+    const int64_t p = pos_[t];
+    const int64_t lo = o.chunk ? (p / o.chunk) * o.chunk : 0;
+    const int64_t n_keys = p - lo + 1;
+    std::vector<float>& buf = s.per_thread[thread];
+    float* scores = buf.data();
+    float* qv = scores + c_.params_.n_ctx;  // [hd] query in the cache's precision
+    const float* q = &s.q[(t * nh + h) * hd];
+    for (int64_t d = 0; d < hd; d++) qv[d] = k16 ? t16[fp32_to_fp16(q[d])] : q[d];
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n_keys; j++) {
+      const uint8_t* kr = kv.k_row(il, (uint32_t)(lo + j));
+      float acc = 0.0f;
+      if (k16) {
+        const uint16_t* k = (const uint16_t*)kr + kvh * hd;
+        for (int64_t d = 0; d < hd; d++) acc += t16[k[d]] * qv[d];
+      } else {
+        const float* k = (const float*)kr + kvh * hd;
+        for (int64_t d = 0; d < hd; d++) acc += k[d] * qv[d];
+      }
+      const float sc = acc * kq_scale;
+      scores[j] = sc;
+      mx = std::max(mx, sc);
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < n_keys; j++) {
+      const float e = expf(scores[j] - mx);
+      scores[j] = e;
+      sum += e;
+    }
+    const float inv = (float)(1.0 / sum);
+    float* out = &s.attn[(t * nh + h) * hdv];
+    std::fill(out, out + hdv, 0.0f);
+    for (int64_t j = 0; j < n_keys; j++) {
+      float pj = scores[j] * inv;
+      if (v16) pj = t16[fp32_to_fp16(pj)];
+      const uint8_t* vr = kv.v_row(il, (uint32_t)(lo + j));
+      if (v16) {
+        const uint16_t* v = (const uint16_t*)vr + kvh * hdv;
+        for (int64_t d = 0; d < hdv; d++) out[d] += t16[v[d]] * pj;
+      } else {
+        const float* v = (const float*)vr + kvh * hdv;
+        for (int64_t d = 0; d < hdv; d++) out[d] += v[d] * pj;
+      }
+    }
+  });
+}
+
+void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
+                        int64_t n_rows, float* out) {
+  auto& s = c_.s_;
+  const int64_t E = hp_.n_embd, F = gate.n_out;
+  slots_[0].src = slots_[1].src = nullptr;
+  matmul_converted(gate, acts(gate.type, in, E, E, n_rows, 0), s.gate.data(), F, c_.pool_);
+  matmul_converted(up, acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1), s.up.data(), F, c_.pool_);
+  swiglu(s.gate.data(), s.up.data(), s.hidden.data(), n_rows * F);
+  matmul_converted(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E, c_.pool_);
+  slots_[0].src = slots_[1].src = nullptr;
+}
+
+void Blocks::ffn(uint32_t il) {
+  const LayerWeights& L = m_.layers[il];
+  const int64_t E = hp_.n_embd;
+  auto& s = c_.s_;
+  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.ffn_norm.data());
+  swiglu_ffn(L.ffn_gate.view(), L.ffn_up.view(), L.ffn_down.view(), s.xn.data(), n_, s.proj.data());
+  vec_add(s.x.data(), s.proj.data(), n_ * E);
+}
+
+namespace {
+
+// Indices of the k largest values, in descending order (ties: lower index first).
+void top_k(const float* v, int64_t n, int64_t k, int32_t* out) {
+  std::vector<int32_t> idx((size_t)n);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
+    return v[a] > v[b] || (v[a] == v[b] && a < b);
+  });
+  std::copy(idx.begin(), idx.begin() + k, out);
+}
+
+}  // namespace
+
+// Runs the routed experts for every (token, slot) pair, grouped so each expert's weights are read once
+// per batch. Inputs are xn rows scaled by in_scale[t*k+slot] (or unscaled when null); the result for
+// (t, slot) lands in moe_out[(t*k + slot) * E].
+static void run_experts(Context& c, Blocks& b, const LayerWeights& L, const int32_t* sel, const float* in_scale,
+                        int64_t n, int64_t k, const float* xn, int64_t E, std::vector<float>& moe_in,
+                        std::vector<float>& moe_out, const std::function<void(const WeightView&, const WeightView&,
+                                                                              const WeightView&, const float*, int64_t, float*)>& ffn) {
+  const int64_t n_expert = L.ffn_gate_exps.ne[2];
+  std::vector<std::vector<int64_t>> groups((size_t)n_expert);
+  for (int64_t i = 0; i < n * k; i++) groups[(size_t)sel[i]].push_back(i);
+  std::vector<float> out_rows;
+  for (int64_t e = 0; e < n_expert; e++) {
+    const auto& g = groups[(size_t)e];
+    if (g.empty()) continue;
+    b.check_cancel();
+    const int64_t cnt = (int64_t)g.size();
+    for (int64_t r = 0; r < cnt; r++) {
+      const int64_t i = g[(size_t)r], t = i / k;
+      float* dst = &moe_in[r * E];
+      const float sc = in_scale ? in_scale[i] : 1.0f;
+      for (int64_t d = 0; d < E; d++) dst[d] = xn[t * E + d] * sc;
+    }
+    out_rows.resize((size_t)(cnt * E));
+    ffn(L.ffn_gate_exps.expert(e), L.ffn_up_exps.expert(e), L.ffn_down_exps.expert(e), moe_in.data(), cnt, out_rows.data());
+    for (int64_t r = 0; r < cnt; r++) std::memcpy(&moe_out[g[(size_t)r] * E], &out_rows[r * E], sizeof(float) * E);
+  }
+  (void)c;
+}
+
+void Blocks::moe_softmax(uint32_t il) {
+  const LayerWeights& L = m_.layers[il];
+  const int64_t E = hp_.n_embd, X = hp_.n_expert, K = hp_.n_expert_used;
+  auto& s = c_.s_;
+  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.ffn_norm.data());
+  slots_[0].src = slots_[1].src = nullptr;
+  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n_, 0), s.router.data(), X, c_.pool_);
+  std::vector<int32_t> sel((size_t)(n_ * K));
+  std::vector<float> w((size_t)(n_ * K));
+  for (int64_t t = 0; t < n_; t++) {
+    float* lg = &s.router[t * X];
+    // softmax over all experts (sum in double, as ggml_soft_max)
+    const float mx = *std::max_element(lg, lg + X);
+    double sum = 0.0;
+    std::vector<float> probs((size_t)X);
+    for (int64_t e = 0; e < X; e++) sum += (probs[(size_t)e] = expf(lg[e] - mx));
+    const float inv = (float)(1.0 / sum);
+    for (auto& p : probs) p *= inv;
+    top_k(probs.data(), X, K, &sel[t * K]);
+    float wsum = 0.0f;
+    for (int64_t j = 0; j < K; j++) wsum += (w[t * K + j] = probs[(size_t)sel[t * K + j]]);
+    wsum = std::max(wsum, 6.103515625e-5f);
+    for (int64_t j = 0; j < K; j++) w[t * K + j] /= wsum;
+  }
+  auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
+    swiglu_ffn(g, u, d, in, rows, out);
+  };
+  run_experts(c_, *this, L, sel.data(), nullptr, n_, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
+  // weights applied to the expert outputs, summed in selection order
+  for (int64_t t = 0; t < n_; t++) {
+    float* xt = &s.x[t * E];
+    float* acc = &s.proj[t * E];
+    for (int64_t j = 0; j < K; j++) {
+      const float* o = &s.moe_out[(t * K + j) * E];
+      const float wj = w[t * K + j];
+      if (j == 0)
+        for (int64_t d = 0; d < E; d++) acc[d] = o[d] * wj;
+      else
+        for (int64_t d = 0; d < E; d++) acc[d] += o[d] * wj;
+    }
+    vec_add(xt, acc, E);
+  }
+}
+
+void Blocks::moe_sigmoid_shared(uint32_t il) {
+  const LayerWeights& L = m_.layers[il];
+  const int64_t E = hp_.n_embd, X = hp_.n_expert, K = hp_.n_expert_used;
+  auto& s = c_.s_;
+  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.ffn_norm.data());
+  slots_[0].src = slots_[1].src = nullptr;
+  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n_, 0), s.router.data(), X, c_.pool_);
+  std::vector<int32_t> sel((size_t)(n_ * K));
+  std::vector<float> w((size_t)(n_ * K));
+  for (int64_t t = 0; t < n_; t++) {
+    const float* lg = &s.router[t * X];
+    top_k(lg, X, K, &sel[t * K]);  // selection on raw logits
+    for (int64_t j = 0; j < K; j++) w[t * K + j] = sigmoidf(lg[sel[t * K + j]]);
+  }
+  auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
+    swiglu_ffn(g, u, d, in, rows, out);
+  };
+  run_experts(c_, *this, L, sel.data(), w.data(), n_, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
+  // shared expert on the unscaled normed input
+  swiglu_ffn(L.ffn_gate_shexp.view(), L.ffn_up_shexp.view(), L.ffn_down_shexp.view(), s.xn.data(), n_, s.proj.data());
+  for (int64_t t = 0; t < n_; t++) {
+    float* acc = &s.moe_out[t * K * E];  // slot 0 accumulates the routed outputs
+    for (int64_t j = 1; j < K; j++) vec_add(acc, &s.moe_out[(t * K + j) * E], E);
+    float* xt = &s.x[t * E];
+    const float* sh = &s.proj[t * E];
+    for (int64_t d = 0; d < E; d++) xt[d] += acc[d] + sh[d];
+  }
+}
+
+void Blocks::output(bool all_logits, float* logits) {
+  const int64_t E = hp_.n_embd, V = hp_.n_vocab;
+  auto& s = c_.s_;
+  const int64_t first = all_logits ? 0 : n_ - 1;
+  const int64_t rows = n_ - first;
+  for (int64_t r = 0; r < rows; r++) rms_norm(&s.x[(first + r) * E], &s.xn[r * E], E, hp_.rms_eps, m_.output_norm.data());
+  slots_[0].src = slots_[1].src = nullptr;
+  matmul_converted(m_.output.view(), acts(m_.output.type, s.xn.data(), E, E, rows, 0), logits, V, c_.pool_);
+}
+
+}  // namespace llama4

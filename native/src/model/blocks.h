@@ -1,0 +1,58 @@
+// Shared building blocks of the decoder graphs (llama.cpp's build_norm / build_attn / build_ffn /
+// build_moe_ffn). An architecture file composes them per layer; per-layer variation (MoE or dense, RoPE
+// or NoPE, chunked or full attention) is decided by small predicates there, never in here.
+// All blocks work on the residual stream x[n_tokens][n_embd] of the current batch, in place.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "model/context.h"
+
+namespace llama4 {
+
+struct AttnOpts {
+  bool rope = true;         // rotary embedding on Q and K
+  bool qk_norm = false;     // Llama 4: weightless RMS norm of Q and K per head, after RoPE
+  bool temperature = false; // Llama 4 NoPE layers: scale Q by the attention temperature for its position
+  uint32_t chunk = 0;       // chunked attention: a query sees keys of its own chunk only (0 = full causal)
+};
+
+class Blocks {
+ public:
+  Blocks(Context& ctx, const int32_t* tokens, const int32_t* pos, int64_t n, const std::atomic<bool>* cancel);
+
+  void embed();                                   // x = token_embd rows
+  void attention(uint32_t il, const AttnOpts& o); // x += Wo · attn(rope(Wq·n(x)), cache)
+  void ffn(uint32_t il);                          // x += down(silu(gate·n(x)) * up·n(x))
+  void moe_softmax(uint32_t il);                  // x += Σ_k w_k expert_k(n(x)), softmax top-k renormalised
+  void moe_sigmoid_shared(uint32_t il);           // x += Σ_k expert_k(n(x)·σ(l_k)) + shared(n(x)) (Llama 4)
+  void output(bool all_logits, float* logits);    // logits = Wout · n(x) for the last (or every) token
+  void check_cancel() const;
+
+ private:
+  // Converted activations for weights of type wt reading rows of src (cached per source and type).
+  const ConvertedActs& acts(GgmlType wt, const float* src, int64_t stride, int64_t n_in, int64_t n_rows, int slot);
+  void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
+                  int64_t n_rows, float* out);
+  void attend(uint32_t il, const AttnOpts& o);
+
+  Context& c_;
+  const Model& m_;
+  const Hparams& hp_;
+  const int32_t* tokens_;
+  const int32_t* pos_;
+  int64_t n_;
+  const std::atomic<bool>* cancel_;
+  struct ActSlot {
+    const float* src = nullptr;
+    GgmlType type = GgmlType::F32;
+    int64_t n_rows = 0;
+    ConvertedActs acts{};
+  } slots_[2];
+};
+
+// One file per architecture, each composing the blocks above.
+void forward_llama(Blocks& b, const Hparams& hp, bool all_logits, float* logits);
+void forward_llama4(Blocks& b, const Hparams& hp, bool all_logits, float* logits);
+
+}  // namespace llama4

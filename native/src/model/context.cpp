@@ -1,0 +1,116 @@
+#include "model/context.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "model/blocks.h"
+#include "runtime/error.h"
+
+namespace llama4 {
+
+namespace {
+std::vector<uint32_t> kv_dims(const Hparams& hp, bool v) {
+  std::vector<uint32_t> d(hp.n_layer);
+  for (uint32_t il = 0; il < hp.n_layer; il++) d[il] = hp.n_head_kv[il] * (v ? hp.n_embd_head_v : hp.n_embd_head_k);
+  return d;
+}
+
+uint32_t max_ff(const Hparams& hp) {
+  uint32_t f = hp.n_ff_exp;
+  for (uint32_t x : hp.n_ff) f = std::max(f, x);
+  return f;
+}
+}  // namespace
+
+uint64_t Context::memory_needed(const Model& m, const ContextParams& p) {
+  const Hparams& hp = m.hp;
+  uint64_t kv = KvCache::bytes_needed(p.n_ctx, kv_dims(hp, false), kv_dims(hp, true), p.type_k, p.type_v);
+  const uint64_t T = p.n_batch;
+  const uint64_t qd = (uint64_t)hp.n_head[0] * std::max(hp.n_embd_head_k, hp.n_embd_head_v);
+  const uint64_t floats = T * (6ull * hp.n_embd + 3 * qd + 3ull * max_ff(hp) + hp.n_expert) +
+                          T * std::max<uint64_t>(hp.n_expert_used, 1) * hp.n_embd * 2 + T * hp.n_vocab +
+                          (uint64_t)p.n_threads * (p.n_ctx + 256);
+  return kv + floats * 4;
+}
+
+Context::Context(std::shared_ptr<const Model> model, const ContextParams& params)
+    : model_(std::move(model)),
+      params_(params),
+      pool_(params.n_threads),
+      kv_(model_->hp.n_layer, params.n_ctx, kv_dims(model_->hp, false), kv_dims(model_->hp, true), params.type_k,
+          params.type_v) {
+  const Hparams& hp = model_->hp;
+  if (params_.n_ctx == 0) LLAMA4_THROW("context size must be > 0");
+  if (params_.n_batch == 0) LLAMA4_THROW("batch size must be > 0");
+  params_.n_batch = std::min(params_.n_batch, params_.n_ctx);
+  const size_t T = params_.n_batch, E = hp.n_embd;
+  const size_t qd = (size_t)hp.n_head[0] * hp.n_embd_head_k;
+  size_t max_heads = 0, max_kv = 0;
+  for (uint32_t il = 0; il < hp.n_layer; il++) {
+    max_heads = std::max<size_t>(max_heads, hp.n_head[il]);
+    max_kv = std::max<size_t>(max_kv, hp.n_head_kv[il]);
+  }
+  const size_t q_all = max_heads * std::max(hp.n_embd_head_k, hp.n_embd_head_v);
+  (void)qd;
+  const size_t F = max_ff(hp);
+  const size_t K = std::max<uint32_t>(hp.n_expert_used, 1);
+  s_.x.resize(T * E);
+  s_.xn.resize(T * E);
+  s_.q.resize(T * q_all);
+  s_.k.resize(T * max_kv * hp.n_embd_head_k);
+  s_.v.resize(T * max_kv * hp.n_embd_head_v);
+  s_.attn.resize(T * q_all);
+  s_.proj.resize(T * E);
+  s_.gate.resize(T * K * F);
+  s_.up.resize(T * K * F);
+  s_.hidden.resize(T * K * F);
+  s_.router.resize(T * std::max<uint32_t>(hp.n_expert, 1));
+  s_.moe_in.resize(T * K * E);
+  s_.moe_out.resize(T * K * E);
+  s_.rope.resize(hp.n_rot + 2);
+  logits_last_.resize(hp.n_vocab);
+  s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(params_.n_ctx + hp.n_embd_head_k + 16));
+}
+
+void Context::truncate(uint32_t n) {
+  if (n < n_past_) n_past_ = n;
+}
+
+void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
+                      const std::atomic<bool>* cancel) {
+  Blocks b(*this, tokens, pos, n, cancel);
+  switch (model_->hp.arch) {
+    case Arch::Llama: forward_llama(b, model_->hp, all_logits, logits_out); break;
+    case Arch::Llama4: forward_llama4(b, model_->hp, all_logits, logits_out); break;
+    default: LLAMA4_THROW("unsupported architecture");
+  }
+}
+
+void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel) {
+  if (n <= 0) LLAMA4_THROW("decode: no tokens");
+  if ((uint64_t)n_past_ + (uint64_t)n > params_.n_ctx)
+    LLAMA4_THROW("context is full: %u tokens cached + %lld new > context size %u (raise -c)", n_past_, (long long)n,
+                 params_.n_ctx);
+  const uint32_t V = model_->hp.n_vocab;
+  for (int64_t i = 0; i < n; i++)
+    if (tokens[i] < 0 || (uint32_t)tokens[i] >= V) LLAMA4_THROW("token id %d at index %lld is out of range (vocabulary %u)", tokens[i], (long long)i, V);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (all_logits) logits_all_.resize((size_t)n * V);
+  std::vector<int32_t> pos;
+  const uint32_t start = n_past_;
+  for (int64_t off = 0; off < n; off += params_.n_batch) {
+    const int64_t m = std::min<int64_t>(params_.n_batch, n - off);
+    pos.resize((size_t)m);
+    for (int64_t i = 0; i < m; i++) pos[(size_t)i] = (int32_t)(start + off + i);
+    forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel);
+    stats_.forward_calls++;
+  }
+  if (all_logits) std::copy(logits_all_.end() - V, logits_all_.end(), logits_last_.begin());
+  const int64_t rows = all_logits ? n : 1;
+  n_past_ = start + (uint32_t)n;
+  n_logit_rows_ = rows;
+  stats_.tokens += (uint64_t)n;
+  stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace llama4

@@ -1,0 +1,81 @@
+// An inference context: one persistent thread pool, the KV cache and the scratch buffers for evaluating
+// batches of tokens on a Model. Holds one sequence whose positions are 0..n_past-1; a chat keeps it and
+// evaluates only new tokens; truncate() rewinds it.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "model/model.h"
+#include "ops/matmul.h"
+#include "runtime/kv_cache.h"
+#include "runtime/thread_pool.h"
+
+namespace llama4 {
+
+struct ContextParams {
+  uint32_t n_ctx = 4096;
+  uint32_t n_batch = 512;  // tokens per forward pass during prompt processing
+  int n_threads = 1;
+  GgmlType type_k = GgmlType::F16;
+  GgmlType type_v = GgmlType::F16;
+};
+
+struct DecodeStats {
+  uint64_t tokens = 0;
+  uint64_t forward_calls = 0;
+  double seconds = 0;
+};
+
+class Context {
+ public:
+  Context(std::shared_ptr<const Model> model, const ContextParams& params);
+
+  // Evaluate n tokens at positions n_past .. n_past+n-1 (batched by n_batch). Logits are kept for the last
+  // token, or for every token when all_logits. `cancel` is polled between layers; a cancelled decode
+  // leaves n_past unchanged and throws Error("cancelled").
+  void decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel = nullptr);
+  // Forget positions >= n (chat: reuse a common prefix).
+  void truncate(uint32_t n);
+
+  // Logits of the last evaluated token: a fixed buffer of n_vocab floats for the context's lifetime.
+  const float* logits() const { return logits_last_.data(); }
+  // With all_logits: every evaluated token's logits, [n_logit_rows][n_vocab].
+  const float* all_logits() const { return logits_all_.data(); }
+  int64_t n_logit_rows() const { return n_logit_rows_; }
+  uint32_t n_past() const { return n_past_; }
+  uint32_t n_vocab() const { return model_->hp.n_vocab; }
+  const Model& model() const { return *model_; }
+  const ContextParams& params() const { return params_; }
+  const KvCache& kv() const { return kv_; }
+  ThreadPool& pool() { return pool_; }
+  const DecodeStats& stats() const { return stats_; }
+
+  // Memory this context allocates beyond the mapped weights (KV cache + scratch), for the pre-check.
+  static uint64_t memory_needed(const Model& m, const ContextParams& p);
+
+ private:
+  friend class Blocks;
+  void forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
+               const std::atomic<bool>* cancel);
+
+  std::shared_ptr<const Model> model_;
+  ContextParams params_;
+  ThreadPool pool_;
+  KvCache kv_;
+  uint32_t n_past_ = 0;
+  std::vector<float> logits_last_;
+  std::vector<float> logits_all_;
+  int64_t n_logit_rows_ = 0;
+  DecodeStats stats_;
+
+  // Scratch, sized for n_batch tokens.
+  struct Scratch {
+    std::vector<float> x, xn, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
+    std::vector<std::vector<float>> per_thread;  // attention scores / f16 staging
+    std::vector<uint8_t> act_a, act_b;           // converted activations
+    MatmulScratch mm;
+  } s_;
+};
+
+}  // namespace llama4

@@ -1,0 +1,156 @@
+#include "model/model.h"
+
+#include <map>
+
+#include "model/names.h"
+#include "runtime/error.h"
+
+namespace llama4 {
+
+namespace {
+
+class Loader {
+ public:
+  Loader(Model& m) : m_(m), f_(*m.file) {}
+
+  // Expected shape in ne order; ne values of -1 are not checked.
+  Weight get(Tn id, int layer, std::initializer_list<int64_t> shape, bool required = true) {
+    const std::string name = tensor_name(id, layer);
+    const GgufTensorInfo* t = f_.find_tensor(name);
+    if (!t) {
+      if (required) LLAMA4_THROW("model is missing tensor '%s'", name.c_str());
+      return Weight{};
+    }
+    int d = 0;
+    for (int64_t want : shape) {
+      if (want >= 0 && t->ne[d] != want) {
+        std::string got, exp;
+        for (int i = 0; i < (int)shape.size(); i++) got += (i ? ", " : "") + std::to_string(t->ne[i]);
+        int i = 0;
+        for (int64_t w : shape) exp += (i++ ? ", " : "") + (w >= 0 ? std::to_string(w) : std::string("*"));
+        LLAMA4_THROW("tensor '%s' has shape [%s], expected [%s]", name.c_str(), got.c_str(), exp.c_str());
+      }
+      d++;
+    }
+    for (; d < 4; d++)
+      if (t->ne[d] != 1) LLAMA4_THROW("tensor '%s' has more dimensions than expected (%d)", name.c_str(), (int)shape.size());
+    const TypeTraits& tt = type_traits(t->type);
+    if (!tt.to_float)
+      LLAMA4_THROW("tensor '%s' has type %s, which this engine cannot compute with yet", name.c_str(), tt.name);
+    used_[name] = true;
+    Weight w;
+    w.info = t;
+    w.type = t->type;
+    for (int i = 0; i < 3; i++) w.ne[i] = t->ne[i];
+    w.data = f_.tensor_data(*t);
+    w.row_bytes = row_size(t->type, t->ne[0]);
+    return w;
+  }
+
+  // A small vector converted to f32.
+  std::vector<float> vec(Tn id, int layer, int64_t n, bool required = true) {
+    Weight w = get(id, layer, {n}, required);
+    if (!w) return {};
+    std::vector<float> out((size_t)n);
+    type_traits(w.type).to_float(w.data, out.data(), n);
+    return out;
+  }
+
+  void check_all_used() const {
+    for (const GgufTensorInfo& t : f_.tensors()) {
+      if (!used_.count(t.name)) {
+        // depth gates are loaded separately (adapter or in-model); anything else is unexpected
+        if (t.name.find(".depth_gate.") != std::string::npos) continue;
+        LLAMA4_THROW("model has an unexpected tensor '%s'", t.name.c_str());
+      }
+    }
+  }
+
+ private:
+  Model& m_;
+  const GgufFile& f_;
+  std::map<std::string, bool> used_;
+};
+
+}  // namespace
+
+uint64_t Model::bytes_per_token() const {
+  uint64_t b = output.bytes();
+  for (uint32_t il = 0; il < layers.size(); il++) {
+    const LayerWeights& l = layers[il];
+    b += l.wq.bytes() + l.wk.bytes() + l.wv.bytes() + l.wo.bytes();
+    b += l.ffn_gate.bytes() + l.ffn_up.bytes() + l.ffn_down.bytes();
+    b += l.ffn_gate_inp.bytes() + l.ffn_gate_shexp.bytes() + l.ffn_up_shexp.bytes() + l.ffn_down_shexp.bytes();
+    if (l.ffn_gate_exps && hp.n_expert > 0) {
+      const uint64_t per_expert = (l.ffn_gate_exps.bytes() + l.ffn_up_exps.bytes() + l.ffn_down_exps.bytes()) / hp.n_expert;
+      b += per_expert * hp.n_expert_used;
+    }
+  }
+  return b;
+}
+
+std::string Model::describe() const {
+  std::map<std::string, uint64_t> by_type;
+  for (const GgufTensorInfo& t : file->tensors()) by_type[type_name(t.type)] += t.nbytes;
+  std::string main_type;
+  uint64_t best = 0;
+  for (auto& [k, v] : by_type)
+    if (v > best) best = v, main_type = k;
+  double p = (double)n_params;
+  std::string size = p >= 1e9 ? strfmt("%.1fB", p / 1e9) : strfmt("%.0fM", p / 1e6);
+  return hp.arch_name + " " + size + " " + main_type;
+}
+
+std::shared_ptr<Model> load_model(const std::string& path) {
+  auto m = std::make_shared<Model>();
+  m->file = GgufFile::open(path);
+  m->hp = load_hparams(*m->file);
+  const Hparams& hp = m->hp;
+  if (hp.n_vocab == 0) LLAMA4_THROW("model has no vocabulary (tokenizer.ggml.tokens)");
+  Loader L(*m);
+  const int64_t E = hp.n_embd, V = hp.n_vocab;
+  m->tok_embd = L.get(Tn::TOKEN_EMBD, -1, {E, V});
+  m->output = L.get(Tn::OUTPUT, -1, {E, V}, false);
+  if (!m->output) {
+    m->output = m->tok_embd;
+    m->output_tied = true;
+  }
+  m->output_norm = L.vec(Tn::OUTPUT_NORM, -1, E);
+  m->rope_freqs = L.vec(Tn::ROPE_FREQS, -1, hp.n_rot / 2, false);
+  m->layers.resize(hp.n_layer);
+  for (uint32_t il = 0; il < hp.n_layer; il++) {
+    LayerWeights& l = m->layers[il];
+    const int64_t hd = hp.n_embd_head_k, nh = hp.n_head[il], nkv = hp.n_head_kv[il];
+    l.attn_norm = L.vec(Tn::ATTN_NORM, il, E);
+    l.wq = L.get(Tn::ATTN_Q, il, {E, nh * hd});
+    l.wk = L.get(Tn::ATTN_K, il, {E, nkv * hd});
+    l.wv = L.get(Tn::ATTN_V, il, {E, nkv * (int64_t)hp.n_embd_head_v});
+    l.wo = L.get(Tn::ATTN_OUT, il, {nh * (int64_t)hp.n_embd_head_v, E});
+    l.ffn_norm = L.vec(Tn::FFN_NORM, il, E);
+    if (hp.layer_is_moe(il)) {
+      const int64_t X = hp.n_expert, F = hp.n_ff_exp;
+      l.ffn_gate_inp = L.get(Tn::FFN_GATE_INP, il, {E, X});
+      l.ffn_gate_exps = L.get(Tn::FFN_GATE_EXPS, il, {E, F, X});
+      l.ffn_up_exps = L.get(Tn::FFN_UP_EXPS, il, {E, F, X});
+      l.ffn_down_exps = L.get(Tn::FFN_DOWN_EXPS, il, {F, E, X});
+      if (hp.arch == Arch::Llama4) {
+        l.ffn_gate_shexp = L.get(Tn::FFN_GATE_SHEXP, il, {E, F});
+        l.ffn_up_shexp = L.get(Tn::FFN_UP_SHEXP, il, {E, F});
+        l.ffn_down_shexp = L.get(Tn::FFN_DOWN_SHEXP, il, {F, E});
+      }
+    } else {
+      const int64_t F = hp.n_ff[il];
+      l.ffn_gate = L.get(Tn::FFN_GATE, il, {E, F});
+      l.ffn_up = L.get(Tn::FFN_UP, il, {E, F});
+      l.ffn_down = L.get(Tn::FFN_DOWN, il, {F, E});
+    }
+  }
+  L.check_all_used();
+  for (const GgufTensorInfo& t : m->file->tensors()) {
+    m->n_params += (uint64_t)t.n_elements();
+    m->weight_bytes += t.nbytes;
+  }
+  return m;
+}
+
+}  // namespace llama4

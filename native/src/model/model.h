@@ -1,0 +1,59 @@
+// A loaded model: the mapped GGUF, its hyper-parameters and views of every weight it uses. Tensors are
+// requested by name-table id with an expected shape; a missing or mis-shaped tensor is an Error naming it.
+// Weights are used in place from the mapping (small norm vectors are converted to f32 copies).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/gguf.h"
+#include "model/hparams.h"
+#include "ops/matmul.h"
+
+namespace llama4 {
+
+// A weight of up to 3 dims; for expert stacks ne[2] is the expert count.
+struct Weight {
+  const GgufTensorInfo* info = nullptr;
+  GgmlType type = GgmlType::F32;
+  int64_t ne[3] = {1, 1, 1};
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+  explicit operator bool() const { return info != nullptr; }
+  WeightView view() const { return WeightView{type, ne[0], ne[1], row_bytes, data}; }
+  WeightView expert(int64_t e) const {  // slab e of a [n_in, n_out, n_expert] stack
+    return WeightView{type, ne[0], ne[1], row_bytes, data + (size_t)e * row_bytes * (size_t)ne[1]};
+  }
+  uint64_t bytes() const { return info ? info->nbytes : 0; }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm;  // [n_embd] f32
+  Weight wq, wk, wv, wo;
+  Weight ffn_gate, ffn_up, ffn_down;                 // dense layers
+  Weight ffn_gate_inp;                               // router [n_embd, n_expert]
+  Weight ffn_gate_exps, ffn_up_exps, ffn_down_exps;  // [n_embd, n_ff_exp, n_expert] / [n_ff_exp, n_embd, n_expert]
+  Weight ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;  // llama4 shared expert
+};
+
+struct Model {
+  std::shared_ptr<GgufFile> file;
+  Hparams hp;
+  Weight tok_embd;             // [n_embd, n_vocab]
+  Weight output;               // [n_embd, n_vocab] (= tok_embd when tied)
+  bool output_tied = false;
+  std::vector<float> output_norm;  // [n_embd]
+  std::vector<float> rope_freqs;   // [n_rot/2] or empty
+  std::vector<LayerWeights> layers;
+
+  uint64_t n_params = 0;           // all tensors
+  uint64_t weight_bytes = 0;       // all tensor data
+  // Bytes of weights read to decode one token (every matrix but the embedding gather; for MoE layers
+  // only expert_used_count experts).
+  uint64_t bytes_per_token() const;
+  std::string describe() const;    // "llama 135M Q4_1"-style label
+};
+
+std::shared_ptr<Model> load_model(const std::string& path);
+
+}  // namespace llama4

@@ -1,0 +1,137 @@
+// Small AVX2 building blocks shared by the AVX2 and AVX-512 kernel files. Include ONLY from files under
+// ops/cpu/avx2/ or ops/cpu/avx512/ (the only ones compiled with AVX2 enabled).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "ops/blocks.h"
+
+namespace llama4 {
+namespace simd {
+
+// f16 bits -> f32 (F16C; exact for every input, subnormals included).
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// Two adjacent f16 values (d and m / d and s at the start of a block) -> lanes 0 and 1.
+static inline __m128 h2f_pair(const void* p) {
+  uint32_t u;
+  std::memcpy(&u, p, 4);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
+}
+
+// f32(x[i+k].d) * f32(y[i+k].d) for k = 0..3 (blocks whose first field is the f16 scale): one conversion
+// for four blocks instead of four scalar ones.
+template <typename BX, typename BY>
+static inline __m128 scales4(const BX* x, const BY* y) {
+  const __m128i hx = _mm_setr_epi16((short)x[0].d, (short)x[1].d, (short)x[2].d, (short)x[3].d, 0, 0, 0, 0);
+  const __m128i hy = _mm_setr_epi16((short)y[0].d, (short)y[1].d, (short)y[2].d, (short)y[3].d, 0, 0, 0, 0);
+  return _mm_mul_ps(_mm_cvtph_ps(hx), _mm_cvtph_ps(hy));
+}
+
+// Runs blk(i, d, acc) over nb blocks, four at a time with four accumulators; d = broadcast dx*dy.
+template <typename BX, typename BY, typename F>
+static inline __m256 blocks4_scaled(int64_t nb, const BX* x, const BY* y, F&& blk) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 3 < nb; i += 4) {
+    const __m128 d4 = scales4(x + i, y + i);
+    const __m256 d44 = _mm256_set_m128(d4, d4);
+    blk(i + 0, _mm256_permute_ps(d44, 0x00), a0);
+    blk(i + 1, _mm256_permute_ps(d44, 0x55), a1);
+    blk(i + 2, _mm256_permute_ps(d44, 0xAA), a2);
+    blk(i + 3, _mm256_permute_ps(d44, 0xFF), a3);
+  }
+  for (; i < nb; i++) blk(i, _mm256_set1_ps(_cvtsh_ss(x[i].d) * _cvtsh_ss(y[i].d)), a0);
+  return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+}
+
+static inline float hsum_f32x4(__m128 r) {
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
+static inline float hsum_f32x8(__m256 x) {
+  return hsum_f32x4(_mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1)));
+}
+
+static inline int32_t hsum_i32x8(__m256i x) {
+  __m128i r = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+  r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
+  r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0xB1));
+  return _mm_cvtsi128_si32(r);
+}
+
+// 16 packed bytes -> 32 bytes in element order of the legacy/IQ4 blocks: low nibbles (elements 0..15) in
+// the low 128-bit lane, high nibbles (elements 16..31) in the high lane.
+static inline __m256i nibbles_32(const uint8_t* p) {
+  const __m128i t = _mm_loadu_si128((const __m128i*)p);
+  const __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
+  return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+// 32 bits (little-endian u32 at p) -> 32 bytes: 0xFF where bit i is set, 0x00 elsewhere.
+static inline __m256i bits_to_bytes_32(const uint8_t* p) {
+  uint32_t u;
+  std::memcpy(&u, p, 4);
+  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)u), shuf);
+  // Byte k of each 8: every bit set except bit k; OR with the source byte is all-ones iff bit k is set.
+  b = _mm256_or_si256(b, _mm256_set1_epi64x((long long)0x7fbfdfeff7fbfdfeULL));
+  return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
+}
+
+// Exact integer dot products of 32 byte pairs, returned as 8 partial i32 sums.
+// unsigned x (0..255, but pair sums must fit i16: here x <= 63 or |y| small) times signed y
+static inline __m256i dot_u8i8(__m256i ux, __m256i sy) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ux, sy), _mm256_set1_epi16(1));
+}
+// signed x signed (|x|,|y| <= 127): |x| * sign(y, x)
+static inline __m256i dot_i8i8(__m256i sx, __m256i sy) {
+  return dot_u8i8(_mm256_sign_epi8(sx, sx), _mm256_sign_epi8(sy, sx));
+}
+
+// Q4_K / Q5_K: 12 packed bytes -> bytes 0..7 = the eight 6-bit scales, 8..15 = the eight 6-bit mins.
+static inline __m128i unpack_scales_mins_k4(const uint8_t* q) {
+  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+  uint32_t a[3];
+  std::memcpy(a, q, 12);
+  const uint32_t s0 = a[0] & kmask1;
+  const uint32_t s1 = (a[2] & kmask2) | (((a[0] >> 6) & kmask3) << 4);
+  const uint32_t m0 = a[1] & kmask1;
+  const uint32_t m1 = ((a[2] >> 4) & kmask2) | (((a[1] >> 6) & kmask3) << 4);
+  return _mm_setr_epi32((int)s0, (int)s1, (int)m0, (int)m1);
+}
+
+// Q3_K: 12 packed bytes -> sixteen signed scales (6-bit value minus 32), one per byte.
+static inline __m128i unpack_scales_q3k(const uint8_t* b) {
+  constexpr uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+  uint32_t a[3];
+  std::memcpy(a, b, 12);
+  const uint32_t t = a[2];
+  const uint32_t s0 = (a[0] & kmask2) | (((t >> 0) & kmask1) << 4);
+  const uint32_t s1 = (a[1] & kmask2) | (((t >> 2) & kmask1) << 4);
+  const uint32_t s2 = ((a[0] >> 4) & kmask2) | (((t >> 4) & kmask1) << 4);
+  const uint32_t s3 = ((a[1] >> 4) & kmask2) | (((t >> 6) & kmask1) << 4);
+  return _mm_sub_epi8(_mm_setr_epi32((int)s0, (int)s1, (int)s2, (int)s3), _mm_set1_epi8(32));
+}
+
+// From sixteen per-16-element scales (signed bytes) -> an i16 vector whose low lane holds scale g and high
+// lane scale g+1 (matches a 32-byte product vector covering 16-groups g and g+1 after maddubs).
+static inline __m256i scale_pair_i16(__m128i sc8, int g) {
+  const __m128i m = _mm_setr_epi8((char)g, (char)g, (char)g, (char)g, (char)g, (char)g, (char)g, (char)g,
+                                  (char)(g + 1), (char)(g + 1), (char)(g + 1), (char)(g + 1), (char)(g + 1),
+                                  (char)(g + 1), (char)(g + 1), (char)(g + 1));
+  return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, m));
+}
+
+// From eight i16 scales broadcast to both lanes (sc16x2) -> all sixteen lanes = scale k.
+static inline __m256i scale_bcast_i16(__m256i sc16x2, int k) {
+  return _mm256_shuffle_epi8(sc16x2, _mm256_set1_epi16((short)(((2 * k + 1) << 8) | (2 * k))));
+}
+
+}  // namespace simd
+}  // namespace llama4

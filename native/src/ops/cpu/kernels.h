@@ -1,0 +1,29 @@
+// CPU kernel tables, one per ISA level. The generic (scalar) table is the reference and is complete for
+// every type the type-traits table can dequantize; the AVX2 / AVX-512 tables start as copies of it and
+// override what they accelerate. Every override is tested against the generic kernel on odd sizes.
+#pragma once
+#include <cstdint>
+
+#include "ops/types.h"
+#include "runtime/cpu_features.h"
+
+namespace llama4 {
+
+// s = dot(x, y) over n elements: x packed in a weight type, y packed in that type's vec_dot_type.
+using VecDotFn = void (*)(int64_t n, float* s, const void* x, const void* y);
+
+struct CpuKernels {
+  const char* isa;
+  VecDotFn vec_dot[kGgmlTypeCount];       // indexed by weight type
+  FromFloatFn quantize_act[kGgmlTypeCount];  // indexed by activation (vec_dot) type: llama.cpp's x86 rounding
+};
+
+const CpuKernels& cpu_kernels(IsaLevel level);
+inline const CpuKernels& cpu_kernels() { return cpu_kernels(isa_level()); }
+
+// Fill-ins, defined per ISA directory.
+void init_generic_kernels(CpuKernels& k);
+void init_avx2_kernels(CpuKernels& k);    // ops/cpu/avx2
+void init_avx512_kernels(CpuKernels& k);  // ops/cpu/avx512
+
+}  // namespace llama4

@@ -1,0 +1,45 @@
+// Matrix products as llama.cpp's CPU backend computes them: activations are first converted to the
+// weight type's vec_dot_type (Q8_0 / Q8_1 / Q8_K / F16 / BF16 / F32), then every output is one dot
+// product of a weight row with a converted activation row.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "ops/types.h"
+#include "runtime/thread_pool.h"
+
+namespace llama4 {
+
+// A 2-D weight matrix [n_in (contiguous), n_out] in any type, possibly one expert's slab of a 3-D tensor.
+struct WeightView {
+  GgmlType type = GgmlType::F32;
+  int64_t n_in = 0;
+  int64_t n_out = 0;
+  size_t row_bytes = 0;
+  const uint8_t* data = nullptr;
+  const uint8_t* row(int64_t r) const { return data + (size_t)r * row_bytes; }
+};
+
+// Scratch for converted activations, grown on demand and reused across calls.
+struct MatmulScratch {
+  std::vector<uint8_t> act;
+};
+
+// y[t * n_out + o] = dot(W row o, x[t * x_stride ...]) for t < n_tokens.
+void matmul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride,
+            ThreadPool& pool, MatmulScratch& scratch);
+
+// Same, with the activations already converted (by convert_activations) — lets several matrices that
+// read the same input (Q/K/V, gate/up, experts) share one conversion.
+struct ConvertedActs {
+  GgmlType type;
+  int64_t n_in;
+  int64_t n_tokens;
+  size_t row_bytes;
+  const uint8_t* data;
+};
+ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t x_stride, int64_t n_in,
+                                  int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
+void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool);
+
+}  // namespace llama4
