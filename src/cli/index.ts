@@ -1,7 +1,10 @@
 // The CLI: one file per command, each exporting register(program). Errors surface as one line on stderr
 // and exit code 1 (bin/llama4.js).
 import { Command, CommanderError } from 'commander';
+import { normalizeArgv } from './flags.js';
 import { registerInfo } from './info.js';
+import { registerRun } from './run.js';
+import { registerTokenize } from './tokenize.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -11,7 +14,9 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
+  registerRun(program);
   registerInfo(program);
+  registerTokenize(program);
   return program;
 }
 
@@ -19,7 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.exitOverride();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(normalizeArgv(argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version exit 0; usage errors were already printed by commander

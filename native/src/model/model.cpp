@@ -97,7 +97,7 @@ std::string Model::describe() const {
   for (auto& [k, v] : by_type)
     if (v > best) best = v, main_type = k;
   double p = (double)n_params;
-  std::string size = p >= 1e9 ? strfmt("%.1fB", p / 1e9) : strfmt("%.0fM", p / 1e6);
+  std::string size = p >= 1e9 ? strfmt("%.1fB", p / 1e9) : p >= 1e6 ? strfmt("%.0fM", p / 1e6) : strfmt("%.0fK", p / 1e3);
   return hp.arch_name + " " + size + " " + main_type;
 }
 

@@ -1,0 +1,130 @@
+// Command-line flags, declared once with llama.cpp's spellings, meanings and defaults, and shared by
+// every command. llama.cpp's multi-letter short flags (-ctk, -ctv) are rewritten to their long forms
+// before commander sees them.
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
+import type { ContextOptions } from '../engine/model.js';
+
+const SHORT_ALIASES: Record<string, string> = {
+  '-ctk': '--cache-type-k',
+  '-ctv': '--cache-type-v',
+};
+
+export function normalizeArgv(argv: string[]): string[] {
+  return argv.map((a) => {
+    const eq = a.indexOf('=');
+    const head = eq > 0 ? a.slice(0, eq) : a;
+    const long = SHORT_ALIASES[head];
+    return long ? long + (eq > 0 ? a.slice(eq) : '') : a;
+  });
+}
+
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    if (!/^[-+]?\d+$/.test(v.trim())) throw new InvalidArgumentError(`not an integer`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+export function floatArg(min = -Infinity, max = Infinity) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`not a number`);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+/** llama.cpp's `-l TOKEN_ID(+/-)BIAS`, repeatable; `-inf` bans a token. */
+function logitBiasArg(v: string, prev: Array<[number, number]> = []): Array<[number, number]> {
+  const m = /^(\d+)\s*([+-]\s*(?:inf|\d*\.?\d+(?:e[+-]?\d+)?))$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError(`expected TOKEN_ID(+/-)BIAS, e.g. 15043+1 or 2-inf`);
+  const bias = m[2].replace(/\s+/g, '').toLowerCase();
+  return [...prev, [Number(m[1]), bias.endsWith('inf') ? (bias.startsWith('-') ? -Infinity : Infinity) : Number(bias)]];
+}
+
+export function addModelFlag(cmd: Command): Command {
+  return cmd.requiredOption('-m, --model <path>', 'model file (.gguf)');
+}
+
+export function addPromptFlags(cmd: Command): Command {
+  return cmd.option('-p, --prompt <text>', 'prompt text').option('-f, --file <path>', 'read the prompt from a file');
+}
+
+export const defaultThreads = (): number => Math.max(1, availableParallelism());
+
+export function addContextFlags(cmd: Command): Command {
+  return cmd
+    .option('-c, --ctx-size <n>', 'context size in tokens (default: min(4096, training context))', intArg(1, 1 << 24))
+    .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), 512)
+    .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
+    .addOption(new Option('--cache-type-k <type>', 'KV cache type for K (-ctk)').choices(['f16', 'f32']).default('f16'))
+    .addOption(new Option('--cache-type-v <type>', 'KV cache type for V (-ctv)').choices(['f16', 'f32']).default('f16'));
+}
+
+export interface ContextFlags {
+  ctxSize?: number;
+  batchSize: number;
+  threads?: number;
+  cacheTypeK: 'f16' | 'f32';
+  cacheTypeV: 'f16' | 'f32';
+}
+
+export function contextOptions(f: ContextFlags): ContextOptions {
+  return {
+    nCtx: f.ctxSize,
+    nBatch: f.batchSize,
+    nThreads: f.threads ?? defaultThreads(),
+    typeK: f.cacheTypeK,
+    typeV: f.cacheTypeV,
+  };
+}
+
+export function addSamplingFlags(cmd: Command): Command {
+  const d = SAMPLING_DEFAULTS;
+  return cmd
+    .option('-s, --seed <n>', 'RNG seed (default: random)', intArg(0, 0xffffffff))
+    .option('--temp <t>', `temperature; <= 0 is greedy`, floatArg(), d.temp)
+    .option('--top-k <k>', 'top-k sampling (<= 0 disables)', intArg(-1 << 30, 1 << 30), d.topK)
+    .option('--top-p <p>', 'top-p sampling (1.0 disables)', floatArg(0, 1), d.topP)
+    .option('--min-p <p>', 'min-p sampling (0.0 disables)', floatArg(0, 1), d.minP)
+    .option('--repeat-penalty <x>', 'penalize repeated tokens (1.0 disables)', floatArg(0), d.repeatPenalty)
+    .option('--repeat-last-n <n>', 'tokens of history the penalties consider (0 disables, -1 = context)', intArg(-1), d.repeatLastN)
+    .option('--presence-penalty <x>', 'presence penalty (0.0 disables)', floatArg(), d.presencePenalty)
+    .option('--frequency-penalty <x>', 'frequency penalty (0.0 disables)', floatArg(), d.frequencyPenalty)
+    .option('-l, --logit-bias <id(+/-)bias>', 'add a bias to a token\'s logit (repeatable)', logitBiasArg)
+    .option('--ignore-eos', 'never stop at end-of-generation tokens');
+}
+
+export interface SamplingFlags {
+  seed?: number;
+  temp: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repeatPenalty: number;
+  repeatLastN: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  logitBias?: Array<[number, number]>;
+  ignoreEos?: boolean;
+}
+
+export function samplingOptions(f: SamplingFlags): SamplingOptions {
+  return {
+    seed: f.seed,
+    temp: f.temp,
+    topK: f.topK,
+    topP: f.topP,
+    minP: f.minP,
+    repeatPenalty: f.repeatPenalty,
+    repeatLastN: f.repeatLastN,
+    presencePenalty: f.presencePenalty,
+    frequencyPenalty: f.frequencyPenalty,
+    logitBias: f.logitBias,
+    ignoreEos: f.ignoreEos ?? false,
+  };
+}

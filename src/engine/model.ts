@@ -1,0 +1,84 @@
+// The TypeScript API over the addon: a Model (weights + tokenizer) and Contexts (KV cache + evaluation).
+import { addon, type CacheType, type ContextState, type ModelInfo, type NativeContext, type NativeModel } from '../native/addon.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+
+export interface ContextOptions {
+  /** context size in tokens (default: min(4096, the model's training context)) */
+  nCtx?: number;
+  /** tokens per forward pass during prompt processing (default 512) */
+  nBatch?: number;
+  /** worker threads, including the caller (default 1) */
+  nThreads?: number;
+  typeK?: CacheType;
+  typeV?: CacheType;
+}
+
+export class Model {
+  private constructor(
+    readonly path: string,
+    readonly native: NativeModel,
+    readonly tokenizer: Tokenizer,
+    readonly info: ModelInfo,
+  ) {}
+
+  static async load(path: string): Promise<Model> {
+    const [native, tokenizer] = await Promise.all([addon().loadModel(path), Tokenizer.fromGguf(path)]);
+    const info = native.info();
+    if (tokenizer.size !== info.nVocab)
+      throw new Error(`'${path}': tokenizer has ${tokenizer.size} tokens but the model's vocabulary is ${info.nVocab}`);
+    return new Model(path, native, tokenizer, info);
+  }
+
+  createContext(options: ContextOptions = {}): Context {
+    return new Context(this, addon().createContext(this.native, options));
+  }
+}
+
+export interface EvaluateOptions {
+  /** keep logits for every token (perplexity); otherwise only the last token's */
+  allLogits?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One sequence of cached positions 0..nPast-1; evaluate() appends. */
+export class Context {
+  constructor(
+    readonly model: Model,
+    readonly native: NativeContext,
+  ) {}
+
+  get nPast(): number {
+    return this.native.state().nPast;
+  }
+
+  state(): ContextState {
+    return this.native.state();
+  }
+
+  /** Evaluates tokens after the cached ones; resolves to a zero-copy view of the last token's logits. */
+  async evaluate(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Float32Array> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const onAbort = () => this.native.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.native.decode(Int32Array.from(tokens), options.allLogits ?? false);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    return this.native.logits();
+  }
+
+  /** Logits of every token of the last evaluate({allLogits: true}) call, [rows * nVocab]. */
+  allLogits(): Float32Array {
+    return this.native.allLogits();
+  }
+
+  /** Forgets cached positions >= n (e.g. to reuse a common prefix across chat turns). */
+  truncate(n: number): void {
+    this.native.truncate(n);
+  }
+}
