@@ -2,6 +2,7 @@
 // repeatedly merge the adjacent pair whose concatenation is the highest-scoring vocab token (ties: leftmost),
 // then map symbols to ids, falling back to <0xXX> byte tokens.
 import { Heap } from './heap.js';
+import { RangeIndex } from './range-index.js';
 import { utf8Encode } from './unicode.js';
 import { NO_TOKEN, type Vocab } from './vocab.js';
 
@@ -22,8 +23,10 @@ export function escapeWhitespace(text: string): string {
 
 export class SpmTokenizer {
   private readonly byteTokens = new Int32Array(256);
+  private readonly index: RangeIndex;
 
   constructor(private readonly vocab: Vocab) {
+    this.index = new RangeIndex(vocab.tokens);
     // llama_vocab::byte_to_token: "<0xXX>" (upper-case hex), else the raw one-byte string
     for (let b = 0; b < 256; b++) {
       const hex = `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
@@ -58,11 +61,12 @@ export class SpmTokenizer {
 
     const queue = new Heap<Bigram>(bigramBefore);
     const vocab = this.vocab;
+    const index = this.index;
     const tryAdd = (left: number, right: number) => {
       if (left === -1 || right === -1) return;
       const size = len[left] + len[right];
-      const id = vocab.tokenToId.get(text.substr(start[left], size));
-      if (id === undefined) return;
+      const id = index.find(text, start[left], start[left] + size, 0, 0);
+      if (id < 0) return;
       queue.push({ left, right, score: vocab.scores[id], size });
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
