@@ -1,6 +1,7 @@
 // Command-line flags, declared once with llama.cpp's spellings, meanings and defaults, and shared by
 // every command. llama.cpp's multi-letter short flags (-ctk, -ctv) are rewritten to their long forms
 // before commander sees them.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
@@ -52,6 +53,14 @@ export function addModelFlag(cmd: Command): Command {
 
 export function addPromptFlags(cmd: Command): Command {
   return cmd.option('-p, --prompt <text>', 'prompt text').option('-f, --file <path>', 'read the prompt from a file');
+}
+
+/** The prompt of -p or -f (exactly one of them). */
+export function readPrompt(f: { prompt?: string; file?: string }): string {
+  if (f.prompt !== undefined && f.file !== undefined) throw new Error('give either -p or -f, not both');
+  if (f.prompt !== undefined) return f.prompt;
+  if (f.file !== undefined) return readFileSync(f.file, 'utf8');
+  throw new Error('no prompt: give -p TEXT or -f FILE');
 }
 
 export const defaultThreads = (): number => Math.max(1, availableParallelism());

@@ -1,6 +1,5 @@
 // `llama4 run -m MODEL -p PROMPT`: stream a completion to stdout (only the generated text; --echo adds
 // the prompt), a timing summary to stderr, like llama.cpp's completion tool.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { generate, type GenerationStats } from '../engine/generate.js';
 import { Model } from '../engine/model.js';
@@ -11,6 +10,7 @@ import {
   addSamplingFlags,
   contextOptions,
   intArg,
+  readPrompt,
   samplingOptions,
   type ContextFlags,
   type SamplingFlags,
@@ -28,13 +28,6 @@ export interface RunIo {
   out: (s: string) => void;
   err: (s: string) => void;
   signal?: AbortSignal;
-}
-
-export function readPrompt(f: { prompt?: string; file?: string }): string {
-  if (f.prompt !== undefined && f.file !== undefined) throw new Error('give either -p or -f, not both');
-  if (f.prompt !== undefined) return f.prompt;
-  if (f.file !== undefined) return readFileSync(f.file, 'utf8');
-  throw new Error('no prompt: give -p TEXT or -f FILE');
 }
 
 const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0).toFixed(2);

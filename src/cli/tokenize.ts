@@ -1,7 +1,7 @@
 // `llama4 tokenize`: the ids of a prompt under a model's vocabulary (llama.cpp's llama-tokenize).
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { addModelFlag, addPromptFlags, readPrompt } from './flags.js';
 import { utf8DecodeStrict } from '../tokenizer/unicode.js';
 
 interface TokenizeOptions {
@@ -22,8 +22,7 @@ function showPiece(bytes: Uint8Array): string {
 }
 
 export async function runTokenize(opts: TokenizeOptions, write: (s: string) => void): Promise<void> {
-  if (opts.prompt === undefined && opts.file === undefined) throw new Error('tokenize needs a prompt: -p TEXT or -f FILE');
-  const text = opts.prompt ?? readFileSync(opts.file as string, 'utf8');
+  const text = readPrompt(opts);
   const tok = await Tokenizer.fromGguf(opts.model, { llamaCppCompat: opts.llamacppCompat ?? false });
   const ids = tok.encode(text, { addSpecial: opts.bos, parseSpecial: opts.parseSpecial });
   if (opts.json) {
@@ -36,12 +35,10 @@ export async function runTokenize(opts: TokenizeOptions, write: (s: string) => v
 }
 
 export function registerTokenize(program: Command): void {
-  program
-    .command('tokenize')
-    .description("print the token ids of a text under a model's vocabulary")
-    .requiredOption('-m, --model <path>', 'GGUF model (or vocab-only GGUF)')
-    .option('-p, --prompt <text>', 'text to tokenize')
-    .option('-f, --file <path>', 'read the text to tokenize from a file')
+  const cmd = program.command('tokenize').description("print the token ids of a text under a model's vocabulary");
+  addModelFlag(cmd);
+  addPromptFlags(cmd);
+  cmd
     .option('--no-bos', 'add no BOS/EOS even where the vocabulary asks for them')
     .option('--no-parse-special', 'treat special-token texts such as <|eot|> as plain text')
     .option('--json', 'print only the ids, as a JSON array')

@@ -56,6 +56,6 @@ describe('llama4 tokenize', () => {
 
   it('fails clearly on a missing model and a missing prompt', async () => {
     await expect(run('-m', '/no/such.gguf', '-p', 'x')).rejects.toThrow(/model file not found: \/no\/such.gguf/);
-    await expect(run('-m', SMOLLM)).rejects.toThrow(/needs a prompt/);
+    await expect(run('-m', SMOLLM)).rejects.toThrow(/no prompt: give -p TEXT or -f FILE/);
   });
 });

@@ -1,0 +1,62 @@
+// Context behaviour a user of the TS API relies on: memory pre-check, cancellation, generation, reuse.
+import { describe, expect, it } from 'vitest';
+import { generate } from '../../src/engine/generate.js';
+import { Model } from '../../src/engine/model.js';
+import { model } from '../helpers/shared.js';
+
+describe('Context', () => {
+  it('refuses a context that cannot fit in memory before allocating it', async () => {
+    const m = await Model.load(model('real/SmolLM2-135M-Instruct.Q4_1.gguf'));
+    expect(() => m.createContext({ nCtx: 1 << 24, typeK: 'f32', typeV: 'f32' })).toThrow(
+      /a context of 16777216 tokens needs [\d.]+ GiB \(KV cache and buffers\) but only [\d.]+ GiB of memory is available; lower -c/,
+    );
+  });
+
+  it('rejects bad parameters with a clear message', async () => {
+    const m = await Model.load(model('stories260K.gguf'));
+    expect(() => m.createContext({ nThreads: 0 })).toThrow(/thread count 0 is out of range/);
+    expect(() => m.createContext({ typeK: 'q4' as 'f16' })).toThrow(/unsupported KV cache type 'q4'/);
+    const ctx = m.createContext({ nCtx: 8 });
+    await expect(ctx.evaluate([1, 99999])).rejects.toThrow(/token id 99999 at index 1 is out of range \(vocabulary 512\)/);
+    await expect(ctx.evaluate(new Array(9).fill(1))).rejects.toThrow(/context is full: 0 tokens cached \+ 9 new > context size 8/);
+    expect(ctx.nPast).toBe(0);
+  });
+
+  it('an aborted evaluation rejects, leaves the cache as it was, and the context stays usable', async () => {
+    const m = await Model.load(model('stories260K.gguf'));
+    const ctx = m.createContext({ nCtx: 2048, nBatch: 16 });
+    await ctx.evaluate([1, 403]);
+    const ac = new AbortController();
+    const long = new Array(2000).fill(0).map((_, i) => 3 + (i % 500));
+    const p = ctx.evaluate(long, { signal: ac.signal });
+    ac.abort(new Error('stop'));
+    await expect(p).rejects.toThrow(/stop/);
+    expect(ctx.nPast).toBe(2);
+    const logits = await ctx.evaluate([407]);
+    expect(ctx.nPast).toBe(3);
+    expect(Number.isFinite(logits[0])).toBe(true);
+  });
+
+  it('reuses the cache: truncating and re-evaluating gives the same logits', async () => {
+    const m = await Model.load(model('stories260K.gguf'));
+    const ctx = m.createContext({ nCtx: 64 });
+    const prompt = m.tokenizer.encode('Once upon a time', { addSpecial: true });
+    const a = Float32Array.from(await ctx.evaluate(prompt));
+    await ctx.evaluate([300, 301, 302]);
+    ctx.truncate(prompt.length - 1);
+    const b = Float32Array.from(await ctx.evaluate(prompt.slice(-1)));
+    expect(b).toEqual(a);
+  });
+
+  it('generate() is an async iterator that stops at the end of generation and reports stats', async () => {
+    const m = await Model.load(model('stories260K.gguf'));
+    const ctx = m.createContext({ nCtx: 512 });
+    const stats = { promptTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'length' as const };
+    let text = '';
+    const it = generate(ctx, m.tokenizer.encode('Once upon a time', { addSpecial: true }), { temp: 0, maxTokens: 20 }, stats);
+    for await (const piece of it) text += piece.text;
+    expect(text).toBe(', there was a little girl named Lily. She loved to play outsid');
+    expect(stats.generatedTokens).toBe(20);
+    expect(stats.promptTokens).toBe(5);
+  });
+});
