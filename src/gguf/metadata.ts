@@ -1,18 +1,9 @@
-// Typed access to a GGUF header's metadata. Key names come from the native name table (ggufNames()).
-import { addon, type GgufHeader, type GgufKv, type GgufValue, type NameTable } from '../native/addon.js';
-
-let names: NameTable | undefined;
-export function nameTable(): NameTable {
-  names ??= addon().ggufNames();
-  return names;
-}
+// Typed access to a GGUF header's metadata. Key names come from the native name table (names.ts).
+import { addon, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
+import { keyName } from './names.js';
 
 /** A metadata key by its table id, e.g. key('CONTEXT_LENGTH', 'llama') === 'llama.context_length'. */
-export function key(id: string, arch = ''): string {
-  const fmt = nameTable().keys[id];
-  if (fmt === undefined) throw new Error(`unknown metadata key id '${id}'`);
-  return fmt.replace('%s', arch);
-}
+export const key = keyName;
 
 export class Metadata {
   readonly entries: ReadonlyMap<string, GgufKv>;

@@ -3,10 +3,12 @@
 import { addon, type NameTable } from '../native/addon.js';
 
 let table: NameTable | undefined;
-function names(): NameTable {
+/** The native name table, read once. */
+export function nameTable(): NameTable {
   table ??= addon().ggufNames();
   return table;
 }
+const names = nameTable;
 
 /** keyName('CONTEXT_LENGTH', 'llama4') === 'llama4.context_length' */
 export function keyName(id: string, arch = ''): string {

@@ -1,6 +1,7 @@
 // The vocabulary as llama.cpp's llama_vocab::impl::load builds it from GGUF metadata: token texts, scores,
 // attributes, special ids (keys first, then detection by text), add_bos/add_eos, the EOG set, the
 // pre-tokenizer, and the longest-first list of special tokens used when parsing prompts.
+import { nameTable } from '../gguf/names.js';
 import { addon, type GgufHeader, type GgufValue } from '../native/addon.js';
 import { findPreTokenizer, type PreTokenizer } from './pretokenizers.js';
 
@@ -49,11 +50,9 @@ const FIM_REP_TEXTS = ['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', 
 const FIM_SEP_TEXTS = ['<|file_sep|>'];
 const EOG_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>', '<|endoftext|>', '<|eom_id|>', '<EOT>', '_<EOT>', '<|end_of_text|>', '<end_of_utterance>'];
 
-let keyTable: Record<string, string> | undefined;
-/** The project's one table of GGUF key names (native names.h), read once. */
+/** The project's one table of GGUF key names (native names.h). */
 export function ggufKeys(): Record<string, string> {
-  keyTable ??= addon().ggufNames().keys;
-  return keyTable;
+  return nameTable().keys;
 }
 
 function key(name: string): string {
