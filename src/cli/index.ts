@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { normalizeArgv } from './flags.js';
 import { registerInfo } from './info.js';
+import { registerPerplexity } from './perplexity.js';
 import { registerRun } from './run.js';
 import { registerTokenize } from './tokenize.js';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerInfo(program);
   registerTokenize(program);
+  registerPerplexity(program);
   return program;
 }
 
