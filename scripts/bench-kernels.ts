@@ -1,7 +1,14 @@
-// Microbenchmark of the CPU vec_dot kernels: single-thread mat-vec (one activation row against R weight
-// rows) timed in a native loop (addon kernelBench), per ISA level this host supports.
+// Microbenchmarks of the CPU matmul kernels, timed in native loops, per ISA level this host supports.
 //   npx tsx scripts/bench-kernels.ts [--types Q4_1,Q8_0] [--shapes 576x1536,4096x4096] [--isas avx2,avx512]
-// Reports the best of several runs: microseconds per mat-vec and GB/s of weight bytes streamed.
+//       single-thread mat-vec, one vec_dot per row (addon kernelBench): us per mat-vec, GB/s of weights
+//   npx tsx scripts/bench-kernels.ts --matmul [--types ..] [--shapes 4096x4096,...] [--tokens 1,128]
+//                                    [--threads 1,2] [--isas ..] [--rows] [--reps 5] [--cold MB]
+//       whole matmul() on a persistent pool (activation conversion included; addon matmulBench):
+//       us per call, GB/s of weights (decode) and tokens/s (n_tokens > 1). --rows: reference schedule.
+//       --cold MB (default 256): rotate over copies of the weights totalling MB (memory-bound decode, as
+//       in a real model); --cold 0: one copy, cache-resident when it fits. --cpu-clock: 1-thread runs are
+//       timed with the thread's CPU clock (a busy shared machine preempts long calls).
+// Shapes are n_in x n_out. Reports the best of --reps runs and the spread (max/min - 1) as a noise figure.
 import { addon, type Addon } from '../src/native/addon.js';
 
 type BenchAddon = Addon & {
@@ -32,9 +39,13 @@ function arg(name: string, def: string): string {
 }
 
 const a = addon() as BenchAddon;
+const matmulMode = process.argv.includes('--matmul');
 const types = arg('types', 'Q4_1,Q8_0,Q4_0,Q4_K,Q6_K,Q5_K,F16,F32').split(',');
-const shapes = arg('shapes', '576x1536,4096x4096').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const shapes = arg('shapes', matmulMode ? '64x64,576x1536,4096x4096,2048x5632' : '576x1536,4096x4096')
+  .split(',')
+  .map((s) => s.split('x').map(Number) as [number, number]);
 const isas = arg('isas', a.kernelIsas().join(',')).split(',').filter((i) => a.kernelIsas().includes(i));
+const reps = Number(arg('reps', '5'));
 
 let seed = 12345;
 const rand = () => {
@@ -57,26 +68,63 @@ function weights(t: (typeof TYPES)[string], n: number, rows: number): Uint8Array
   return w;
 }
 
+function bytesOf(t: (typeof TYPES)[string], n: number, rows: number): number {
+  return (n / t.block) * t.size * rows;
+}
+
 console.log(`CPU: ${a.systemInfo().cpuFeatures}`);
-console.log(`levels: ${isas.join(', ')} (1 thread; best of 5 runs)`);
-console.log('type    shape        isa      us/matvec   GB/s(weights)');
-for (const name of types) {
-  const t = TYPES[name];
-  if (!t) throw new Error(`unknown type ${name}`);
-  for (const [n, rows] of shapes) {
-    if (n % t.block !== 0) continue;
-    const w = weights(t, n, rows);
-    const x = new Float32Array(n).map(() => rand() * 2 - 1);
-    for (const isa of isas) {
-      // aim for ~50 ms per run
-      const once = a.kernelBench(t.id, w, x, isa, 1);
-      const iters = Math.max(1, Math.min(10000, Math.round(0.05 / Math.max(once, 1e-7))));
-      let best = Infinity;
-      for (let r = 0; r < 5; r++) best = Math.min(best, a.kernelBench(t.id, w, x, isa, iters));
-      const gbs = w.length / best / 1e9;
-      console.log(
-        `${name.padEnd(7)} ${`${n}x${rows}`.padEnd(12)} ${isa.padEnd(8)} ${(best * 1e6).toFixed(1).padStart(10)}   ${gbs.toFixed(1).padStart(8)}`,
-      );
+if (!matmulMode) {
+  console.log(`levels: ${isas.join(', ')} (1 thread; best of ${reps} runs)`);
+  console.log('type    shape        isa      us/matvec   GB/s(weights)');
+  for (const name of types) {
+    const t = TYPES[name];
+    if (!t) throw new Error(`unknown type ${name}`);
+    for (const [n, rows] of shapes) {
+      if (n % t.block !== 0) continue;
+      const w = weights(t, n, rows);
+      const x = new Float32Array(n).map(() => rand() * 2 - 1);
+      for (const isa of isas) {
+        // aim for ~50 ms per run
+        const once = a.kernelBench(t.id, w, x, isa, 1);
+        const iters = Math.max(1, Math.min(10000, Math.round(0.05 / Math.max(once, 1e-7))));
+        let best = Infinity;
+        for (let r = 0; r < reps; r++) best = Math.min(best, a.kernelBench(t.id, w, x, isa, iters));
+        const gbs = w.length / best / 1e9;
+        console.log(
+          `${name.padEnd(7)} ${`${n}x${rows}`.padEnd(12)} ${isa.padEnd(8)} ${(best * 1e6).toFixed(1).padStart(10)}   ${gbs.toFixed(1).padStart(8)}`,
+        );
+      }
+    }
+  }
+} else {
+  const tokens = arg('tokens', '1').split(',').map(Number);
+  const threads = arg('threads', '1,2').split(',').map(Number);
+  const rowsOnly = process.argv.includes('--rows');
+  const budget = Number(arg('ms', '60')) / 1000;
+  const cold = Number(arg('cold', '256')) * 1e6; // MB of rotated weight copies (0: cache-resident)
+  const cpuClock = process.argv.includes('--cpu-clock'); // 1 thread: thread CPU time, not wall time
+  console.log(`matmul(): levels ${isas.join(', ')}; best of ${reps} runs (each: min over ~${budget * 1000} ms of individually timed calls)${rowsOnly ? '; reference schedule (--rows)' : ''}; weights ${cold > 0 ? `rotated over ${cold / 1e6} MB` : 'one copy'}`);
+  console.log('type    n_in x n_out  tok thr isa          us/call   GB/s  tok/s   spread');
+  for (const name of types) {
+    const t = TYPES[name];
+    if (!t) throw new Error(`unknown type ${name}`);
+    for (const [n, rows] of shapes) {
+      if (n % t.block !== 0) continue;
+      for (const nt of tokens)
+        for (const th of threads)
+          for (const isa of isas) {
+            const once = a.matmulBench(t.id, n, rows, nt, th, 1, isa, rowsOnly, cold, cpuClock);
+            const iters = Math.max(3, Math.min(20000, Math.round(budget / Math.max(once, 1e-7))));
+            const runs: number[] = [];
+            for (let r = 0; r < reps; r++) runs.push(a.matmulBench(t.id, n, rows, nt, th, iters, isa, rowsOnly, cold, cpuClock));
+            const best = Math.min(...runs);
+            const worst = Math.max(...runs);
+            const gbs = bytesOf(t, n, rows) / best / 1e9;
+            const tps = nt / best;
+            console.log(
+              `${name.padEnd(7)} ${`${n}x${rows}`.padEnd(13)} ${String(nt).padStart(3)} ${String(th).padStart(3)} ${isa.padEnd(8)} ${(best * 1e6).toFixed(1).padStart(10)} ${gbs.toFixed(1).padStart(6)} ${(nt > 1 ? tps.toFixed(0) : '-').padStart(6)}   ${((worst / best - 1) * 100).toFixed(0).padStart(3)}%`,
+            );
+          }
     }
   }
 }

@@ -2,8 +2,10 @@
 // and exit code 1 (bin/llama4.js).
 import { Command, CommanderError } from 'commander';
 import { normalizeArgv } from './flags.js';
+import { registerBench } from './bench.js';
 import { registerInfo } from './info.js';
 import { registerPerplexity } from './perplexity.js';
+import { registerQuantize } from './quantize.js';
 import { registerRun } from './run.js';
 import { registerTokenize } from './tokenize.js';
 
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerTokenize(program);
   registerPerplexity(program);
+  registerQuantize(program);
+  registerBench(program);
   return program;
 }
 

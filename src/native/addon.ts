@@ -178,6 +178,13 @@ export interface NativeContext {
   state(): ContextState;
 }
 
+export interface QuantizedRows {
+  data: Uint8Array;
+  sqErr: number;
+  sqRef: number;
+  maxErr: number;
+}
+
 export interface Addon {
   loadModel(path: string): Promise<NativeModel>;
   createContext(model: NativeModel, options?: ContextOptions): NativeContext;
@@ -196,6 +203,51 @@ export interface Addon {
   kernelDot(typeId: number, weightBytes: Uint8Array, activations: Float32Array, isa: string): number;
   /** that level's activation quantizer (actTypeId: F32, F16, BF16, Q8_0, Q8_1 or Q8_K) */
   quantizeAct(actTypeId: number, values: Float32Array, isa: string): Uint8Array;
+  /**
+   * y[t * nOut + o] for nTokens activation rows (activations.length = nTokens * nIn) against the weight
+   * rows in weightBytes (nOut = whole rows), through that level's matmul path (tiled kernels), or with
+   * rowsOnly the reference schedule of one vec_dot per (row, token). The two must be bit-identical.
+   */
+  matmulKernel(
+    typeId: number,
+    weightBytes: Uint8Array,
+    activations: Float32Array,
+    nTokens: number,
+    isa: string,
+    threads?: number,
+    rowsOnly?: boolean,
+  ): Float32Array;
+  /**
+   * Seconds per matmul (activation conversion included) of random nOut x nIn weights of typeId against
+   * nTokens rows, on a persistent pool of `threads`: the minimum over `iters` individually timed calls.
+   */
+  matmulBench(
+    typeId: number,
+    nIn: number,
+    nOut: number,
+    nTokens: number,
+    threads: number,
+    iters: number,
+    isa?: string,
+    rowsOnly?: boolean,
+    /** > 0: rotate over copies of the weights totalling more than this many bytes (cold caches) */
+    coldBytes?: number,
+    /** threads = 1 only: measure the thread's CPU time instead of wall time (shared, oversubscribed hosts) */
+    cpuClock?: boolean,
+  ): number;
+  /**
+   * Convert whole rows of F32/F16/BF16 source bytes to `dstTypeId` with its reference quantizer, off the JS
+   * thread on `nThreads` threads. With `stats`, also dequantizes the result: sqErr = sum (deq - src)^2,
+   * sqRef = sum src^2, maxErr = max |deq - src| (0 without stats).
+   */
+  quantizeRows(
+    srcTypeId: number,
+    src: Uint8Array,
+    dstTypeId: number,
+    nPerRow: number,
+    nThreads: number,
+    stats?: boolean,
+  ): Promise<QuantizedRows>;
 }
 
 function findAddon(): string {

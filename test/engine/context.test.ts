@@ -45,7 +45,11 @@ describe('Context', () => {
     await ctx.evaluate([300, 301, 302]);
     ctx.truncate(prompt.length - 1);
     const b = Float32Array.from(await ctx.evaluate(prompt.slice(-1)));
-    expect(b).toEqual(a);
+    // The last prompt token was part of a batch in `a` and alone in `b`: llama.cpp sums attention in a
+    // different order for the two, and so do we (parity), so they agree to float rounding, not bit for bit.
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+    expect(d).toBeLessThan(1e-4);
   });
 
   it('generate() is an async iterator that stops at the end of generation and reports stats', async () => {

@@ -8,4 +8,5 @@ void init_ops_bindings(Napi::Env env, Napi::Object exports);
 void init_kernel_bindings(Napi::Env env, Napi::Object exports);
 void init_system_bindings(Napi::Env env, Napi::Object exports);
 void init_model_bindings(Napi::Env env, Napi::Object exports);
+void init_quantize_bindings(Napi::Env, Napi::Object);
 }  // namespace llama4

@@ -6,7 +6,17 @@
 //   kernelBench(typeId, weightBytes, activations, isa, iters): number
 //       weightBytes holds R rows of activations.length elements; runs iters single-thread mat-vecs
 //       (quantize once, then R dot products per iteration) in a native loop; returns seconds per mat-vec.
+//   matmulKernel(typeId, weightBytes, activations, nTokens, isa, threads, rowsOnly): Float32Array
+//       y[t * nOut + o] through matmul_converted_with (that level's tiled kernels, or with rowsOnly the
+//       reference schedule: one vec_dot per (row, token)); nOut = weight rows.
+//   matmulBench(typeId, nIn, nOut, nTokens, threads, iters, isa?, rowsOnly?, coldBytes?, cpuClock?): number
+//       (cpuClock with threads = 1: time the calling thread's CPU time instead of wall time)
+//       random weights allocated natively; times iters x matmul() (activation conversion included) on a
+//       ThreadPool of `threads`; returns the minimum seconds per call over iters individually timed calls
+//       (calls under ~20 us are timed in small batches).
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +24,8 @@
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "ops/cpu/kernels.h"
+#include "ops/matmul.h"
+#include "runtime/thread_pool.h"
 #include "ops/types.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
@@ -157,6 +169,149 @@ Napi::Value kernel_bench(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value matmul_kernel(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    GgmlType wt;
+    const TypeTraits& tt = traits_arg(info, 0, &wt);
+    std::vector<uint8_t> w = bytes_arg(info, 1, "matmulKernel: weightBytes");
+    const std::vector<float> x = floats_arg(info, 2, "matmulKernel: activations");
+    const int64_t n_tokens = info[3].As<Napi::Number>().Int64Value();
+    const CpuKernels& k = kernels_arg(info, 4);
+    const int threads = info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 1;
+    const bool rows_only = info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+    if (n_tokens <= 0 || x.size() % (size_t)n_tokens != 0) LLAMA4_THROW("matmulKernel: bad token count");
+    const int64_t n_in = (int64_t)x.size() / n_tokens;
+    const size_t rb = row_size(wt, n_in);
+    if (n_in % tt.blck_size != 0 || rb == 0 || w.size() % rb != 0)
+      LLAMA4_THROW("matmulKernel: weight bytes are not whole rows of %lld %s elements", (long long)n_in, tt.name);
+    const int64_t n_out = (int64_t)(w.size() / rb);
+    w.resize(w.size() + 64);
+    WeightView wv{wt, n_in, n_out, rb, w.data()};
+    ThreadPool pool(threads);
+    std::vector<uint8_t> buf;
+    const ConvertedActs a = convert_activations_with(k, wt, x.data(), n_in, n_in, n_tokens, pool, buf);
+    Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)(n_out * n_tokens));
+    std::vector<float> y((size_t)(n_out * n_tokens));
+    matmul_converted_with(k, wv, a, y.data(), n_out, pool, rows_only);
+    std::memcpy(out.Data(), y.data(), y.size() * sizeof(float));
+    return out;
+  });
+}
+
+// Random but valid weights: random bytes, f16 scale fields set to moderate values, float types random.
+void fill_random_weights(GgmlType t, int64_t n_in, int64_t n_out, uint8_t* dst) {
+  const TypeTraits& tt = type_traits(t);
+  uint64_t s = 0x9E3779B97F4A7C15ULL;
+  auto next = [&]() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  };
+  const size_t bytes = row_size(t, n_in) * (size_t)n_out;
+  if (!tt.is_quantized) {
+    const int64_t n = n_in * n_out;
+    std::vector<float> f((size_t)n_in);
+    for (int64_t r = 0; r < n_out; r++) {
+      for (auto& v : f) v = (float)((double)(next() >> 11) / 9007199254740992.0 - 0.5);
+      if (t == GgmlType::F32) std::memcpy(dst + (size_t)r * n_in * 4, f.data(), (size_t)n_in * 4);
+      else {
+        uint16_t* o = (uint16_t*)(dst + (size_t)r * n_in * 2);
+        for (int64_t i = 0; i < n_in; i++) o[i] = t == GgmlType::F16 ? fp32_to_fp16(f[i]) : fp32_to_bf16(f[i]);
+      }
+    }
+    (void)n;
+    return;
+  }
+  for (size_t i = 0; i < bytes; i += 8) {
+    const uint64_t v = next();
+    std::memcpy(dst + i, &v, std::min<size_t>(8, bytes - i));
+  }
+  int offs[2] = {-1, -1};
+  switch (t) {
+    case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K: offs[0] = 0; offs[1] = 2; break;
+    case GgmlType::Q2_K: offs[0] = 80; offs[1] = 82; break;
+    case GgmlType::Q3_K: offs[0] = 108; break;
+    case GgmlType::Q6_K: offs[0] = 208; break;
+    default: offs[0] = 0; break;
+  }
+  const size_t nb = bytes / tt.type_size;
+  for (size_t b = 0; b < nb; b++)
+    for (int o : offs)
+      if (o >= 0) {
+        const uint16_t h = fp32_to_fp16((float)((double)(next() % 1000 + 1) * 1e-5));
+        std::memcpy(dst + b * tt.type_size + o, &h, 2);
+      }
+}
+
+Napi::Value matmul_bench(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    GgmlType wt;
+    const TypeTraits& tt = traits_arg(info, 0, &wt);
+    const int64_t n_in = info[1].As<Napi::Number>().Int64Value();
+    const int64_t n_out = info[2].As<Napi::Number>().Int64Value();
+    const int64_t n_tokens = info[3].As<Napi::Number>().Int64Value();
+    const int threads = info[4].As<Napi::Number>().Int32Value();
+    const int64_t iters = std::max<int64_t>(1, info[5].As<Napi::Number>().Int64Value());
+    const CpuKernels& k = info[6].IsString() ? kernels_arg(info, 6) : cpu_kernels();
+    const bool rows_only = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+    if (n_in <= 0 || n_out <= 0 || n_tokens <= 0 || n_in % tt.blck_size != 0) LLAMA4_THROW("matmulBench: bad shape");
+    if (!k.vec_dot[(int)wt]) LLAMA4_THROW("matmulBench: no kernel for %s", tt.name);
+    const size_t rb = row_size(wt, n_in);
+    // coldBytes > 0: rotate over enough copies of the weights that they cannot stay in the cache (decode
+    // streams the whole model from memory every token); 0: one copy (cache-resident for small matrices).
+    const double cold = info[8].IsNumber() ? info[8].As<Napi::Number>().DoubleValue() : 0.0;
+    const size_t mat = rb * (size_t)n_out;
+    const size_t copies = cold > 0 ? std::max<size_t>(1, (size_t)(cold / (double)mat) + 1) : 1;
+    const size_t pitch = (mat + 4095) & ~(size_t)4095;
+    std::vector<uint8_t> w(pitch * copies + 64);
+    fill_random_weights(wt, n_in, n_out, w.data());
+    for (size_t c = 1; c < copies; c++) std::memcpy(w.data() + c * pitch, w.data(), mat);
+    std::vector<float> x((size_t)(n_in * n_tokens));
+    uint32_t s = 1;
+    for (auto& v : x) {
+      s = s * 1664525u + 1013904223u;
+      v = (float)((int)(s >> 8) - (1 << 23)) / (float)(1 << 23);
+    }
+    std::vector<float> y((size_t)(n_out * n_tokens));
+    WeightView wv{wt, n_in, n_out, rb, w.data()};
+    ThreadPool pool(threads);
+    std::vector<uint8_t> buf;
+    size_t next = 0;
+    auto once = [&]() {
+      wv.data = w.data() + pitch * next;
+      next = next + 1 == copies ? 0 : next + 1;
+      const ConvertedActs a = convert_activations_with(k, wt, x.data(), n_in, n_in, n_tokens, pool, buf);
+      matmul_converted_with(k, wv, a, y.data(), n_out, pool, rows_only);
+    };
+    once();
+    // The minimum over individually timed calls (batches of calls for very short ones): on a shared,
+    // oversubscribed machine this filters out preemption, which a mean over a batch does not.
+    const auto c0 = std::chrono::steady_clock::now();
+    once();
+    const double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    const int64_t batch = std::max<int64_t>(1, (int64_t)(20e-6 / std::max(one, 1e-9)));
+    // One thread: the calling thread's CPU time (time spent descheduled by other processes excluded).
+    const bool cpu_clock = threads == 1 && info[9].IsBoolean() && info[9].As<Napi::Boolean>().Value();
+    auto now = [&]() {
+      if (!cpu_clock) return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    };
+    double best = 1e30;
+    for (int64_t it = 0; it < iters; it++) {
+      const double t0 = now();
+      for (int64_t b = 0; b < batch; b++) once();
+      const double t1 = now();
+      best = std::min(best, (t1 - t0) / (double)batch);
+    }
+    volatile float sink = y[0];
+    (void)sink;
+    return Napi::Number::New(info.Env(), best);
+  });
+}
+
 }  // namespace
 
 void init_kernel_bindings(Napi::Env env, Napi::Object exports) {
@@ -164,6 +319,8 @@ void init_kernel_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelDot", Napi::Function::New(env, kernel_dot, "kernelDot"));
   exports.Set("quantizeAct", Napi::Function::New(env, quantize_act, "quantizeAct"));
   exports.Set("kernelBench", Napi::Function::New(env, kernel_bench, "kernelBench"));
+  exports.Set("matmulKernel", Napi::Function::New(env, matmul_kernel, "matmulKernel"));
+  exports.Set("matmulBench", Napi::Function::New(env, matmul_bench, "matmulBench"));
 }
 
 }  // namespace llama4

@@ -78,15 +78,19 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
   vec_add(s.x.data(), s.proj.data(), n_ * E);
 }
 
-// Scaled dot-product attention over the cache, as llama.cpp computes it without flash attention:
-// kq = K·Q (Q rounded to the K cache type), softmax(kq * 1/sqrt(hd) + mask) with the sum in double,
-// then V·p (p rounded to the V cache type).
+// Scaled dot-product attention over the cache, as llama.cpp computes it without flash attention (K and V
+// in the cache type, Q and p rounded to it), operation for operation so that results are bit-identical:
+//   kq = K·Q with ggml_vec_dot_f32 / _f16 (dot_f32 / dot_f16; an f16 cache with >= 2 tokens: tinyBLAS);
+//   softmax(kq * 1/sqrt(hd) + mask) with ggml_vec_soft_max_f32 over the cache row (soft_max_exp): its 8-wide
+//     groups start at cell 0 and masked cells give exact zeros, so the row is padded to whole groups with -inf;
+//   out = V·p in the kqv matmul's order (weighted_rows), which depends on whether the batch has one token.
 void Blocks::attend(uint32_t il, const AttnOpts& o) {
   const int64_t hd = hp_.n_embd_head_k, hdv = hp_.n_embd_head_v;
   const int64_t nh = hp_.n_head[il], nkv = hp_.n_head_kv[il], gqa = nh / nkv;
   const float kq_scale = 1.0f / sqrtf((float)hd);
   const KvCache& kv = c_.kv_;
   const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
+  const size_t v_stride = c_.params_.n_ctx > 1 ? (size_t)(kv.v_row(il, 1) - kv.v_row(il, 0)) : 0;
   const float* t16 = fp16_table();
   auto& s = c_.s_;
   c_.pool_.parallel_for(n_ * nh, [&](int64_t task, int thread) {
@@ -94,47 +98,39 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     const int64_t p = pos_[t];
     const int64_t lo = o.chunk ? (p / o.chunk) * o.chunk : 0;
     const int64_t n_keys = p - lo + 1;
+    // scores for cells [g0, g1): whole groups of 8 around the visible cells [lo, p]
+    const int64_t g0 = lo & ~(int64_t)7, g1 = (p + 8) & ~(int64_t)7;
+    thread_local std::vector<float> row, acc;
+    if ((int64_t)row.size() < g1 - g0) row.resize((size_t)(g1 - g0));
+    if ((int64_t)acc.size() < 32 * hdv) acc.resize((size_t)(32 * hdv));
+    float* scores = row.data();
     std::vector<float>& buf = s.per_thread[thread];
-    float* scores = buf.data();
-    float* qv = scores + c_.params_.n_ctx;  // [hd] query in the cache's precision
+    float* qv = buf.data();  // [hd] query in the cache's precision
     const float* q = &s.q[(t * nh + h) * hd];
     for (int64_t d = 0; d < hd; d++) qv[d] = k16 ? t16[fp32_to_fp16(q[d])] : q[d];
     float mx = -INFINITY;
-    for (int64_t j = 0; j < n_keys; j++) {
-      const uint8_t* kr = kv.k_row(il, (uint32_t)(lo + j));
-      float acc = 0.0f;
-      if (k16) {
-        const uint16_t* k = (const uint16_t*)kr + kvh * hd;
-        for (int64_t d = 0; d < hd; d++) acc += t16[k[d]] * qv[d];
-      } else {
-        const float* k = (const float*)kr + kvh * hd;
-        for (int64_t d = 0; d < hd; d++) acc += k[d] * qv[d];
+    for (int64_t c = g0; c < g1; c++) {
+      if (c < lo || c > p) {
+        scores[c - g0] = -INFINITY;
+        continue;
       }
-      const float sc = acc * kq_scale;
-      scores[j] = sc;
+      const uint8_t* kr = kv.k_row(il, (uint32_t)c);
+      const float kq =
+          k16 ? dot_f16((const uint16_t*)kr + kvh * hd, qv, hd, n_ > 1) : dot_f32((const float*)kr + kvh * hd, qv, hd);
+      const float sc = kq * kq_scale;
+      scores[c - g0] = sc;
       mx = std::max(mx, sc);
     }
-    double sum = 0.0;
-    for (int64_t j = 0; j < n_keys; j++) {
-      const float e = expf(scores[j] - mx);
-      scores[j] = e;
-      sum += e;
-    }
+    const double sum = soft_max_exp(scores, scores, g1 - g0, mx);
     const float inv = (float)(1.0 / sum);
-    float* out = &s.attn[(t * nh + h) * hdv];
-    std::fill(out, out + hdv, 0.0f);
+    float* pv = scores + (lo - g0);  // p for the visible cells
     for (int64_t j = 0; j < n_keys; j++) {
-      float pj = scores[j] * inv;
-      if (v16) pj = t16[fp32_to_fp16(pj)];
-      const uint8_t* vr = kv.v_row(il, (uint32_t)(lo + j));
-      if (v16) {
-        const uint16_t* v = (const uint16_t*)vr + kvh * hdv;
-        for (int64_t d = 0; d < hdv; d++) out[d] += t16[v[d]] * pj;
-      } else {
-        const float* v = (const float*)vr + kvh * hdv;
-        for (int64_t d = 0; d < hdv; d++) out[d] += v[d] * pj;
-      }
+      pv[j] *= inv;
+      if (v16) pv[j] = t16[fp32_to_fp16(pv[j])];
     }
+    float* out = &s.attn[(t * nh + h) * hdv];
+    const uint8_t* v0 = kv.v_row(il, (uint32_t)lo) + (size_t)kvh * hdv * (v16 ? 2 : 4);
+    weighted_rows(pv, v0, v_stride, v16, lo, n_keys, hdv, n_ == 1, acc.data(), out);
   });
 }
 
@@ -145,7 +141,7 @@ void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const Weig
   slots_[0].src = slots_[1].src = nullptr;
   matmul_converted(gate, acts(gate.type, in, E, E, n_rows, 0), s.gate.data(), F, c_.pool_);
   matmul_converted(up, acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1), s.up.data(), F, c_.pool_);
-  swiglu(s.gate.data(), s.up.data(), s.hidden.data(), n_rows * F);
+  for (int64_t r = 0; r < n_rows; r++) swiglu(&s.gate[r * F], &s.up[r * F], &s.hidden[r * F], F);  // per row, as ggml
   matmul_converted(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E, c_.pool_);
   slots_[0].src = slots_[1].src = nullptr;
 }
@@ -213,11 +209,10 @@ void Blocks::moe_softmax(uint32_t il) {
   std::vector<float> w((size_t)(n_ * K));
   for (int64_t t = 0; t < n_; t++) {
     float* lg = &s.router[t * X];
-    // softmax over all experts (sum in double, as ggml_soft_max)
+    // softmax over all experts, as ggml_soft_max (soft_max_exp: ggml's exp and summation order)
     const float mx = *std::max_element(lg, lg + X);
-    double sum = 0.0;
     std::vector<float> probs((size_t)X);
-    for (int64_t e = 0; e < X; e++) sum += (probs[(size_t)e] = expf(lg[e] - mx));
+    const double sum = soft_max_exp(lg, probs.data(), X, mx);
     const float inv = (float)(1.0 / sum);
     for (auto& p : probs) p *= inv;
     top_k(probs.data(), X, K, &sel[t * K]);

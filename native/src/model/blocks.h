@@ -28,6 +28,8 @@ class Blocks {
   void moe_sigmoid_shared(uint32_t il);           // x += Σ_k expert_k(n(x)·σ(l_k)) + shared(n(x)) (Llama 4)
   void output(bool all_logits, float* logits);    // logits = Wout · n(x) for the last (or every) token
   void check_cancel() const;
+  // Depth routing for this forward pass (null: every token runs every block).
+  void set_depth(const DepthPolicy* p) { depth_ = p; }
 
  private:
   // Converted activations for weights of type wt reading rows of src (cached per source and type).
@@ -43,6 +45,7 @@ class Blocks {
   const int32_t* pos_;
   int64_t n_;
   const std::atomic<bool>* cancel_;
+  const DepthPolicy* depth_ = nullptr;
   struct ActSlot {
     const float* src = nullptr;
     GgmlType type = GgmlType::F32;

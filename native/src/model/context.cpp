@@ -69,6 +69,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   s_.moe_out.resize(T * K * E);
   s_.rope.resize(hp.n_rot + 2);
   logits_last_.resize(hp.n_vocab);
+  stats_.block_runs.assign(hp.n_layer, 0);
+  stats_.block_skips.assign(hp.n_layer, 0);
   s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(params_.n_ctx + hp.n_embd_head_k + 16));
 }
 
@@ -76,9 +78,26 @@ void Context::truncate(uint32_t n) {
   if (n < n_past_) n_past_ = n;
 }
 
+void Context::set_depth_policy(const DepthPolicy& p) {
+  const uint32_t L = model_->hp.n_layer;
+  if (!p.drop.empty() && p.drop.size() != L) LLAMA4_THROW("drop list has %zu entries, the model has %u blocks", p.drop.size(), L);
+  if (p.gates && p.gates->layers.size() != L) LLAMA4_THROW("depth gates are for %zu blocks, the model has %u", p.gates->layers.size(), L);
+  if (p.threshold > 1.0f) LLAMA4_THROW("depth threshold %g is not a probability in [0, 1]", p.threshold);
+  if (p.kv == KvSkipMode::Skip && n_past_ > 0)
+    LLAMA4_THROW("--depth-kv skip must be chosen before the first token is evaluated");
+  depth_ = p;
+}
+
+void Context::reset_stats() {
+  stats_ = DecodeStats{};
+  stats_.block_runs.assign(model_->hp.n_layer, 0);
+  stats_.block_skips.assign(model_->hp.n_layer, 0);
+}
+
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-                      const std::atomic<bool>* cancel) {
+                      const std::atomic<bool>* cancel, bool gated) {
   Blocks b(*this, tokens, pos, n, cancel);
+  b.set_depth(gated && depth_.active() && (n == 1 || depth_.prefill) ? &depth_ : nullptr);
   switch (model_->hp.arch) {
     case Arch::Llama: forward_llama(b, model_->hp, all_logits, logits_out); break;
     case Arch::Llama4: forward_llama4(b, model_->hp, all_logits, logits_out); break;
@@ -86,7 +105,7 @@ void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool
   }
 }
 
-void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel) {
+void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel, bool gated) {
   if (n <= 0) LLAMA4_THROW("decode: no tokens");
   if ((uint64_t)n_past_ + (uint64_t)n > params_.n_ctx)
     LLAMA4_THROW("context is full: %u tokens cached + %lld new > context size %u (raise -c)", n_past_, (long long)n,
@@ -102,7 +121,7 @@ void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const st
     const int64_t m = std::min<int64_t>(params_.n_batch, n - off);
     pos.resize((size_t)m);
     for (int64_t i = 0; i < m; i++) pos[(size_t)i] = (int32_t)(start + off + i);
-    forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel);
+    forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel, gated);
     stats_.forward_calls++;
   }
   if (all_logits) std::copy(logits_all_.end() - V, logits_all_.end(), logits_last_.begin());

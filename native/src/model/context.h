@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "model/depth_gates.h"
 #include "model/model.h"
 #include "ops/matmul.h"
 #include "runtime/kv_cache.h"
@@ -25,6 +26,11 @@ struct DecodeStats {
   uint64_t tokens = 0;
   uint64_t forward_calls = 0;
   double seconds = 0;
+  // depth sparsity: per block, how many token-block evaluations ran / were skipped, and how many tokens
+  // went through a depth decision at all (decode tokens, or prompt tokens with --depth-prefill)
+  std::vector<uint64_t> block_runs, block_skips;
+  uint64_t routed_tokens = 0;
+  uint64_t expert_evals = 0;  // routed (token, expert) FFN evaluations
 };
 
 class Context {
@@ -34,9 +40,16 @@ class Context {
   // Evaluate n tokens at positions n_past .. n_past+n-1 (batched by n_batch). Logits are kept for the last
   // token, or for every token when all_logits. `cancel` is polled between layers; a cancelled decode
   // leaves n_past unchanged and throws Error("cancelled").
-  void decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel = nullptr);
+  void decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel = nullptr,
+              bool gated = true);
   // Forget positions >= n (chat: reuse a common prefix).
   void truncate(uint32_t n);
+
+  // Depth routing for later decodes (see depth_gates.h). `gated` in decode() turns it on per call, so
+  // a speculative verifier can run full depth on the same context.
+  void set_depth_policy(const DepthPolicy& p);
+  const DepthPolicy& depth_policy() const { return depth_; }
+  void reset_stats();
 
   // Logits of the last evaluated token: a fixed buffer of n_vocab floats for the context's lifetime.
   const float* logits() const { return logits_last_.data(); }
@@ -57,7 +70,7 @@ class Context {
  private:
   friend class Blocks;
   void forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-               const std::atomic<bool>* cancel);
+               const std::atomic<bool>* cancel, bool gated);
 
   std::shared_ptr<const Model> model_;
   ContextParams params_;
@@ -68,6 +81,7 @@ class Context {
   std::vector<float> logits_all_;
   int64_t n_logit_rows_ = 0;
   DecodeStats stats_;
+  DepthPolicy depth_;
 
   // Scratch, sized for n_batch tokens.
   struct Scratch {

@@ -59,7 +59,11 @@ const char* arch_name(Arch a);
   X(TOKENIZER_ADD_SPACE_PREFIX, "tokenizer.ggml.add_space_prefix")             \
   X(TOKENIZER_CHAT_TEMPLATE, "tokenizer.chat_template")                        \
   X(DEPTH_GATE_BASE_MODEL, "depth_gate.base_model")                            \
-  X(DEPTH_GATE_THRESHOLD, "depth_gate.threshold")
+  X(DEPTH_GATE_THRESHOLD, "depth_gate.threshold")                             \
+  X(DEPTH_GATE_THRESHOLDS, "depth_gate.thresholds")                           \
+  X(DEPTH_GATE_KV_MODE, "depth_gate.kv_mode")                                 \
+  X(DEPTH_GATE_TARGET_SKIP, "depth_gate.target_skip")                         \
+  X(DEPTH_GATE_CALIBRATION, "depth_gate.calibration")
 
 enum class Kv {
 #define X(id, fmt) id,

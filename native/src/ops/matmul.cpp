@@ -9,7 +9,11 @@ namespace llama4 {
 
 ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t x_stride, int64_t n_in,
                                   int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf) {
-  const CpuKernels& k = cpu_kernels();
+  return convert_activations_with(cpu_kernels(), weight_type, x, x_stride, n_in, n_tokens, pool, buf);
+}
+
+ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type, const float* x, int64_t x_stride,
+                                       int64_t n_in, int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf) {
   const GgmlType at = type_traits(weight_type).vec_dot_type;
   const FromFloatFn q = k.quantize_act[(int)at];
   if (!q) LLAMA4_THROW("no activation conversion for %s weights", type_name(weight_type));
@@ -27,22 +31,63 @@ ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t 
 }
 
 void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool) {
-  const VecDotFn dot = cpu_kernels().vec_dot[(int)w.type];
+  matmul_converted_with(cpu_kernels(), w, a, y, y_stride, pool, false);
+}
+
+void matmul_converted_with(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y,
+                           int64_t y_stride, ThreadPool& pool, bool rows_only) {
+  const VecDotFn dot = k.vec_dot[(int)w.type];
   if (!dot) LLAMA4_THROW("no dot product kernel for %s weights", type_name(w.type));
   const int64_t n_out = w.n_out;
-  // Rows per task: enough work per task to amortise scheduling, enough tasks to balance threads.
+  const int64_t n_tokens = a.n_tokens;
   const int64_t n_threads = pool.size();
-  int64_t rows_per_task = std::max<int64_t>(1, n_out / (n_threads * 8));
-  rows_per_task = std::min<int64_t>(rows_per_task, 64);
-  const int64_t n_tasks = (n_out + rows_per_task - 1) / rows_per_task;
-  pool.parallel_for(n_tasks, [&](int64_t task, int) {
-    const int64_t r0 = task * rows_per_task;
-    const int64_t r1 = std::min(n_out, r0 + rows_per_task);
-    for (int64_t r = r0; r < r1; r++) {
-      const uint8_t* wr = w.row(r);
-      for (int64_t t = 0; t < a.n_tokens; t++) dot(w.n_in, &y[t * y_stride + r], wr, a.data + (size_t)t * a.row_bytes);
-    }
-  });
+  const MatmulTileFn tile = rows_only ? nullptr : k.mm_tile[(int)w.type];
+  if (!tile) {
+    // Reference schedule: one vec_dot per (row, token).
+    int64_t rows_per_task = std::max<int64_t>(1, n_out / (n_threads * 8));
+    rows_per_task = std::min<int64_t>(rows_per_task, 64);
+    const int64_t n_tasks = (n_out + rows_per_task - 1) / rows_per_task;
+    pool.parallel_for(n_tasks, [&](int64_t task, int) {
+      const int64_t r0 = task * rows_per_task;
+      const int64_t r1 = std::min(n_out, r0 + rows_per_task);
+      for (int64_t r = r0; r < r1; r++) {
+        const uint8_t* wr = w.row(r);
+        for (int64_t t = 0; t < n_tokens; t++) dot(w.n_in, &y[t * y_stride + r], wr, a.data + (size_t)t * a.row_bytes);
+      }
+    });
+    return;
+  }
+  // Tiled: tasks are (row chunk) x (token chunk). A token chunk's converted activations stay in L2 (~192 KiB)
+  // while the row chunks stream past it; row chunks are multiples of 16 rows (whole micro-tiles).
+  const int64_t tok_chunk = std::max<int64_t>(
+      16, std::min<int64_t>(n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
+  const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
+  // Work in weight bytes x tokens; below ~48 KiB it is not worth waking a second thread (~1-2 us).
+  const double work = (double)w.row_bytes * (double)n_out * (double)n_tokens;
+  const int64_t threads = work < 48.0 * 1024 ? 1 : n_threads;
+  // Aim at ~6 tasks per thread (dynamic balancing on a shared machine), but >= 16 rows and >= 16 KiB each.
+  int64_t rows_per_task = n_out;
+  if (threads > 1) {
+    const int64_t want_tasks = std::max<int64_t>(1, threads * 6 / n_tok_chunks);
+    rows_per_task = (n_out + want_tasks - 1) / want_tasks;
+    const int64_t min_rows = std::max<int64_t>(16, (int64_t)((16u << 10) / std::max<size_t>(1, w.row_bytes * (size_t)std::min<int64_t>(n_tokens, tok_chunk))));
+    rows_per_task = std::max(rows_per_task, min_rows);
+    rows_per_task = (rows_per_task + 15) & ~(int64_t)15;
+  }
+  const int64_t n_row_chunks = (n_out + rows_per_task - 1) / rows_per_task;
+  const int64_t n_tasks = n_row_chunks * n_tok_chunks;
+  auto run_task = [&](int64_t task, int) {
+    const int64_t tc = task / n_row_chunks, rc = task % n_row_chunks;
+    const int64_t r0 = rc * rows_per_task, r1 = std::min(n_out, r0 + rows_per_task);
+    const int64_t t0 = tc * tok_chunk, t1 = std::min(n_tokens, t0 + tok_chunk);
+    tile(w.n_in, r1 - r0, t1 - t0, w.row(r0), w.row_bytes, a.data + (size_t)t0 * a.row_bytes, a.row_bytes,
+         y + t0 * y_stride + r0, y_stride);
+  };
+  if (threads == 1 || n_tasks == 1) {
+    for (int64_t i = 0; i < n_tasks; i++) run_task(i, 0);
+  } else {
+    pool.parallel_for(n_tasks, [&](int64_t task, int thread) { run_task(task, thread); });
+  }
 }
 
 void matmul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride,

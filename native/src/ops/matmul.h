@@ -42,4 +42,12 @@ ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t 
                                   int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
 void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool);
 
+// The same with an explicit kernel table (tests and benchmarks run every ISA level this host has).
+// rows_only = true forces the reference schedule: one vec_dot per (row, token), no tiled kernels.
+struct CpuKernels;
+ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type, const float* x, int64_t x_stride,
+                                       int64_t n_in, int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
+void matmul_converted_with(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y,
+                           int64_t y_stride, ThreadPool& pool, bool rows_only = false);
+
 }  // namespace llama4

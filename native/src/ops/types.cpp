@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/quantize.h"
 #include "ops/quants_ref.h"
 
 namespace llama4 {
@@ -23,17 +24,17 @@ const TypeTraits kTraits[kGgmlTypeCount] = {
     /* 7 */ {"Q5_1", 32, 24, true, dequantize_q5_1, quantize_q5_1_ref, T::Q8_1},
     /* 8 */ {"Q8_0", 32, 34, true, dequantize_q8_0, quantize_q8_0_ref, T::Q8_0},
     /* 9 */ {"Q8_1", 32, 36, true, dequantize_q8_1, quantize_q8_1_ref, T::Q8_1},
-    /* 10 */ {"Q2_K", 256, 84, true, dequantize_q2_k, nullptr, T::Q8_K},
-    /* 11 */ {"Q3_K", 256, 110, true, dequantize_q3_k, nullptr, T::Q8_K},
-    /* 12 */ {"Q4_K", 256, 144, true, dequantize_q4_k, nullptr, T::Q8_K},
-    /* 13 */ {"Q5_K", 256, 176, true, dequantize_q5_k, nullptr, T::Q8_K},
-    /* 14 */ {"Q6_K", 256, 210, true, dequantize_q6_k, nullptr, T::Q8_K},
+    /* 10 */ {"Q2_K", 256, 84, true, dequantize_q2_k, quantize_q2_k_ref, T::Q8_K},
+    /* 11 */ {"Q3_K", 256, 110, true, dequantize_q3_k, quantize_q3_k_ref, T::Q8_K},
+    /* 12 */ {"Q4_K", 256, 144, true, dequantize_q4_k, quantize_q4_k_ref, T::Q8_K},
+    /* 13 */ {"Q5_K", 256, 176, true, dequantize_q5_k, quantize_q5_k_ref, T::Q8_K},
+    /* 14 */ {"Q6_K", 256, 210, true, dequantize_q6_k, quantize_q6_k_ref, T::Q8_K},
     /* 15 */ {"Q8_K", 256, 292, true, dequantize_q8_k, quantize_q8_k_ref, T::Q8_K},
     /* 16 */ {"IQ2_XXS", 256, 66, true, nullptr, nullptr, T::Q8_K},
     /* 17 */ {"IQ2_XS", 256, 74, true, nullptr, nullptr, T::Q8_K},
     /* 18 */ {"IQ3_XXS", 256, 98, true, nullptr, nullptr, T::Q8_K},
     /* 19 */ {"IQ1_S", 256, 50, true, nullptr, nullptr, T::Q8_K},
-    /* 20 */ {"IQ4_NL", 32, 18, true, dequantize_iq4_nl, nullptr, T::Q8_0},
+    /* 20 */ {"IQ4_NL", 32, 18, true, dequantize_iq4_nl, quantize_iq4_nl_ref, T::Q8_0},
     /* 21 */ {"IQ3_S", 256, 110, true, nullptr, nullptr, T::Q8_K},
     /* 22 */ {"IQ2_S", 256, 82, true, nullptr, nullptr, T::Q8_K},
     /* 23 */ {"IQ4_XS", 256, 136, true, dequantize_iq4_xs, nullptr, T::Q8_K},

@@ -52,7 +52,14 @@ void ThreadPool::run(int64_t n_tasks, TaskFn fn, void* ctx) {
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
   work_on_current(0);
-  while (active_.load(std::memory_order_acquire) > 0) cpu_relax();
+  // Wait for the workers. Yield now and then: on an oversubscribed machine the worker we wait for may
+  // be descheduled, and burning our time slice only delays it.
+  for (int spins = 0; active_.load(std::memory_order_acquire) > 0; spins++) {
+    if (spins < 256)
+      cpu_relax();
+    else
+      std::this_thread::yield();
+  }
 }
 
 void ThreadPool::worker(int index) {
@@ -63,8 +70,11 @@ void ThreadPool::worker(int index) {
     uint64_t g;
     int spins = 0;
     while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-      cpu_relax();
-      if (++spins % 1024 == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+      if (++spins < 256)
+        cpu_relax();
+      else
+        std::this_thread::yield();
+      if (spins % 64 == 0 && std::chrono::steady_clock::now() - start > kSpin) {
         std::unique_lock<std::mutex> lk(mu_);
         sleepers_.fetch_add(1);
         cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });

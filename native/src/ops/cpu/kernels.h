@@ -2,6 +2,7 @@
 // every type the type-traits table can dequantize; the AVX2 / AVX-512 tables start as copies of it and
 // override what they accelerate. Every override is tested against the generic kernel on odd sizes.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "ops/types.h"
@@ -12,9 +13,16 @@ namespace llama4 {
 // s = dot(x, y) over n elements: x packed in a weight type, y packed in that type's vec_dot_type.
 using VecDotFn = void (*)(int64_t n, float* s, const void* x, const void* y);
 
+// Tiled matmul: s[t * ss + r] = dot(row r of x, row t of y) for r < nr (x rows bx bytes apart), t < nt (y rows,
+// already converted to the vec_dot_type, by bytes apart). Every output must be BIT-IDENTICAL to vec_dot of
+// the same table (tested on odd shapes); nullptr = no tiled kernel (matmul calls vec_dot per output).
+using MatmulTileFn = void (*)(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx, const void* y, size_t by,
+                              float* s, int64_t ss);
+
 struct CpuKernels {
   const char* isa;
   VecDotFn vec_dot[kGgmlTypeCount];       // indexed by weight type
+  MatmulTileFn mm_tile[kGgmlTypeCount];   // indexed by weight type; must match vec_dot exactly
   FromFloatFn quantize_act[kGgmlTypeCount];  // indexed by activation (vec_dot) type: llama.cpp's x86 rounding
 };
 

@@ -1,6 +1,8 @@
 #include "ops/cpu/ops.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "ops/types.h"
@@ -38,23 +40,178 @@ void rope_cache(float pos, int64_t n_dims, float freq_base, float freq_scale, co
   }
 }
 
+// Written as fmaf(x0, c, -(x1*s)) / fmaf(x0, s, x1*c): llama.cpp's rotate_pairs is plain C compiled with
+// contraction, which fuses the first product of each expression.
+LLAMA4_FMA_CLONES
 void rope_apply(float* x, int64_t n_heads, int64_t head_dim, int64_t n_dims, const float* cache) {
   for (int64_t h = 0; h < n_heads; h++) {
     float* v = x + h * head_dim;
     for (int64_t i0 = 0; i0 < n_dims; i0 += 2) {
       const float c = cache[i0], s = cache[i0 + 1];
       const float x0 = v[i0], x1 = v[i0 + 1];
-      v[i0] = x0 * c - x1 * s;
-      v[i0 + 1] = x0 * s + x1 * c;
+      v[i0] = fmaf(x0, c, -(x1 * s));
+      v[i0 + 1] = fmaf(x0, s, x1 * c);
     }
   }
 }
 
+namespace {
+
+inline float bits_to_f32(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint32_t f32_to_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// One lane of ggml_v_expf (AVX2): exp(x) = 2^n * (1 + j) with n = round(x / ln2) obtained by adding the
+// rounding constant r = 1.5 * 2^23, b = x - n*ln2 in two FMA steps (ln2 split in a high and a low part), j a
+// degree-5 polynomial in b, and 2^n built in the exponent bits of z. |n| > 126 takes a two-factor scale to
+// reach subnormals / infinity, |n| > 192 saturates to s1*s1 (0 or inf; -inf input gives exactly 0). Each
+// operation here is one instruction of the vector version, so every lane is bit-identical.
+__attribute__((always_inline)) inline float expf_lane(float x) {
+  const float r = 0x1.8p23f;
+  const float z = fmaf(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+  const uint32_t e = f32_to_bits(z) << 23;
+  const float k = bits_to_f32(e + f32_to_bits(1.0f));
+  const float u = b * b;
+  const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                       0x1.ffffecp-1f * b);
+  if (!(std::fabs(n) > 126.0f)) return fmaf(j, k, k);
+  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+  const float s1 = bits_to_f32(g + 0x7f000000u);
+  const float s2 = bits_to_f32(e - g);
+  if (std::fabs(n) > 192.0f) return s1 * s1;
+  return fmaf(s2, j, s2) * s1;
+}
+
+// Horizontal sums of 8 lanes, as the two x86 idioms llama.cpp uses. Both add lane pairs (k, k+4) first; then
+// hsum_float_8 and tinyBLAS's hsum add (0+2)+(1+3), GGML_F32x8_REDUCE's two hadds (0+1)+(2+3).
+__attribute__((always_inline)) inline float hsum8_movehl(const float* a) {
+  const float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
+  return (t0 + t2) + (t1 + t3);
+}
+__attribute__((always_inline)) inline float hsum8_hadd(const float* a) {
+  const float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
+  return (t0 + t1) + (t2 + t3);
+}
+
+// GGML_F32_VEC_REDUCE of four 8-lane accumulators a[8*i + lane]: (0+2) + (1+3), then the hadds. Clobbers a.
+__attribute__((always_inline)) inline float reduce4x8(float* a) {
+  for (int l = 0; l < 8; l++) {
+    a[l] += a[16 + l];
+    a[8 + l] += a[24 + l];
+    a[l] += a[8 + l];
+  }
+  return hsum8_hadd(a);
+}
+
+template <typename X>
+__attribute__((always_inline)) inline float load_elem(const X* x, int64_t i) {
+  if constexpr (sizeof(X) == 2)
+    return f16_to_f32_fast(x[i]);
+  else
+    return x[i];
+}
+
+// ggml_vec_dot_f32 / ggml_vec_dot_f16 on AVX2 (GGML_F32_STEP 32 = 4 accumulators of 8 lanes): element i of a
+// 32-element step goes to lane i % 32; the tail is added after the reduction, with a float FMA (f32) or in
+// double (f16, whose accumulator is a ggml_float).
+template <typename X>
+__attribute__((always_inline)) inline float dot_ggml(const X* x, const float* y, int64_t n) {
+  float acc[32] = {};
+  const int64_t np = n & ~(int64_t)31;
+  for (int64_t i = 0; i < np; i += 32)
+    for (int l = 0; l < 32; l++) acc[l] = fmaf(load_elem(x, i + l), y[i + l], acc[l]);
+  const float vec = reduce4x8(acc);
+  if constexpr (sizeof(X) == 2) {
+    double sum = vec;
+    for (int64_t i = np; i < n; i++) sum += (double)(load_elem(x, i) * y[i]);
+    return (float)sum;
+  } else {
+    float sum = vec;
+    for (int64_t i = np; i < n; i++) sum = fmaf(x[i], y[i], sum);
+    return sum;
+  }
+}
+
+template <typename X>
+__attribute__((always_inline)) inline void weighted_rows_t(const float* p, const uint8_t* rows, size_t stride,
+                                                           int64_t first_cell, int64_t n, int64_t dim, int lanes,
+                                                           float* acc, float* out) {
+  std::fill(acc, acc + lanes * dim, 0.0f);
+  for (int64_t j = 0; j < n; j++) {
+    const X* r = (const X*)(rows + (size_t)j * stride);
+    float* a = acc + ((first_cell + j) % lanes) * dim;
+    const float pj = p[j];
+    for (int64_t d = 0; d < dim; d++) a[d] = fmaf(load_elem(r, d), pj, a[d]);
+  }
+  float lane[32];
+  for (int64_t d = 0; d < dim; d++) {
+    for (int l = 0; l < lanes; l++) lane[l] = acc[l * dim + d];
+    out[d] = lanes == 8 ? hsum8_movehl(lane) : reduce4x8(lane);
+  }
+}
+
+}  // namespace
+
+float ggml_expf(float x) { return expf_lane(x); }
+
+LLAMA4_FMA_CLONES
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
+  const int64_t nv = n & ~(int64_t)7;  // the vector part
+  for (int64_t i = 0; i < nv; i++) {
+    const float g = gate[i];
+    out[i] = (g / (1.0f + expf_lane(0.0f - g))) * up[i];
+  }
+  for (int64_t i = nv; i < n; i++) {
     const float g = gate[i];
     out[i] = (g / (1.0f + expf(-g))) * up[i];
   }
+}
+
+LLAMA4_FMA_CLONES
+double soft_max_exp(const float* x, float* y, int64_t n, float max) {
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 7 < n; i += 8) {
+    for (int l = 0; l < 8; l++) y[i + l] = expf_lane(x[i + l] - max);
+    sum += (double)hsum8_movehl(y + i);
+  }
+  for (; i < n; i++) {
+    const float v = expf(x[i] - max);
+    sum += (double)v;
+    y[i] = v;
+  }
+  return sum;
+}
+
+LLAMA4_FMA_CLONES
+float dot_f32(const float* x, const float* y, int64_t n) { return dot_ggml(x, y, n); }
+
+LLAMA4_FMA_CLONES
+float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) {
+  if (!tinyblas || n % 8 != 0) return dot_ggml(x, y, n);
+  float acc[8] = {};
+  for (int64_t i = 0; i < n; i += 8)
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(f16_to_f32_fast(x[i + l]), y[i + l], acc[l]);
+  return hsum8_movehl(acc);
+}
+
+LLAMA4_FMA_CLONES
+void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
+                   int64_t dim, bool single_token, float* acc, float* out) {
+  const int lanes = single_token ? 32 : 8;
+  if (f16)
+    weighted_rows_t<uint16_t>(p, rows, stride, first_cell, n, dim, lanes, acc, out);
+  else
+    weighted_rows_t<float>(p, rows, stride, first_cell, n, dim, lanes, acc, out);
 }
 
 void vec_add(float* y, const float* x, int64_t n) {

@@ -1,6 +1,7 @@
 // Element-wise and row operations of the forward pass, with llama.cpp's CPU numerics (spec 2.8).
 // Scalar here; the matrix products (matmul.h) are where the time goes.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace llama4 {
@@ -16,11 +17,54 @@ void rms_norm(const float* x, float* y, int64_t n, float eps, const float* w);
 // cache[2i] = cos(theta_i), cache[2i+1] = sin(theta_i), theta_i = freq_scale * pos * base^(-2i/n_dims) / ff[i]
 // with the angle built by repeated multiplication as ggml does.
 void rope_cache(float pos, int64_t n_dims, float freq_base, float freq_scale, const float* freq_factors, float* cache);
-// Rotate adjacent pairs (2i, 2i+1) of each head: x is [n_heads][head_dim].
+// Rotate adjacent pairs (2i, 2i+1) of each head: x is [n_heads][head_dim]. x0*c - x1*s and x0*s + x1*c are
+// computed as fmaf(x0, c, -(x1*s)) and fmaf(x0, s, x1*c): llama.cpp's compiler contracts them that way.
 void rope_apply(float* x, int64_t n_heads, int64_t head_dim, int64_t n_dims, const float* cache);
 
-// out[i] = silu(gate[i]) * up[i]
+// ---- llama.cpp's vector numerics ----------------------------------------------------------------------------
+// The reference is llama.cpp's x86 AVX2 CPU backend. With quantized weights every activation is re-quantized to
+// 8 bits before the next matmul, so a one-ulp difference upstream can flip a rounding there and grow from layer
+// to layer (a 30-layer Q4_1 model drifts by ~0.5 in the logits from float reorderings alone). Matching it
+// therefore means reproducing its float operations exactly: its vector exp, its FMAs, its summation orders.
+// The functions below do that in scalar code (vector lanes are independent) with explicit fmaf calls.
+//
+// LLAMA4_FMA_CLONES compiles a function twice, with FMA instructions for CPUs that have them and a plain
+// version (fmaf from libm: same results, slower); it also turns off the compiler's own contraction of a*b+c,
+// so the only fused operations are the explicit fmaf calls that mirror llama.cpp's.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LLAMA4_FMA_CLONES __attribute__((target_clones("fma", "default"), optimize("fp-contract=off")))
+#elif defined(__x86_64__) && defined(__clang__)
+#define LLAMA4_FMA_CLONES __attribute__((target_clones("fma", "default")))  // clang only contracts within one expression
+#else
+#define LLAMA4_FMA_CLONES
+#endif
+
+// exp(x) as one lane of ggml_v_expf (the FMA polynomial that llama.cpp's vector paths use). Max error ~1.5 ulp.
+float ggml_expf(float x);
+
+// out[i] = silu(gate[i]) * up[i] over ONE row, as ggml_vec_swiglu_f32: groups of 8 from the row start use
+// x / (1 + ggml_expf(-x)); the remaining n % 8 use libm expf. Call it once per row.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// y[i] = exp(x[i] - max) over one softmax row of n entries, and returns their sum, as ggml_vec_soft_max_f32:
+// groups of 8 from the row start use ggml_expf and add their 8-lane tree sum to a double; the n % 8 tail uses
+// expf and adds one by one. Entries of -INFINITY give exactly 0.
+double soft_max_exp(const float* x, float* y, int64_t n, float max);
+
+// ggml_vec_dot_f32: four 8-lane FMA accumulators over 32-element steps, reduced pairwise, then a float FMA
+// tail. dot_f16 is ggml_vec_dot_f16 for f16 x and a y that holds f16-representable values (same order, tail
+// summed in double), or with tinyblas (K·Q of an f16 cache for a batch of >= 2 tokens: the query is then
+// converted to a contiguous f16 copy, which llamafile's tinyBLAS takes) one 8-lane accumulator when n % 8 == 0.
+float dot_f32(const float* x, const float* y, int64_t n);
+float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas);
+
+// out[d] = sum_j p[j] * row_j[d], d < dim, for n rows starting at the cache cell first_cell; row j is at
+// rows + j * stride bytes (f32, or f16 when f16). This is llama.cpp's kqv = V^T·p matmul over the cache:
+// for a batch of >= 2 tokens it runs in llamafile's tinyBLAS (one 8-lane FMA accumulator, lane = cell % 8);
+// for one token in ggml_vec_dot (32 lanes, lane = cell % 32, reduced as dot_f32). Cells outside the rows
+// (masked, p = 0) add exact zeros, so only the lane alignment matters. acc: scratch of 32 * dim floats.
+void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
+                   int64_t dim, bool single_token, float* acc, float* out);
 inline float sigmoidf(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
 
 void vec_add(float* y, const float* x, int64_t n);  // y += x

@@ -13,6 +13,7 @@
 
 #include "ops/blocks.h"
 #include "ops/cpu/avx2/simd_avx2.h"
+#include "ops/cpu/avx2/tile_avx2.h"
 #include "ops/cpu/kernels.h"
 
 namespace llama4 {
@@ -259,6 +260,124 @@ void vec_dot_q6_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
   *s = hsum_f32x16(acc);
 }
 
+// ---- tiled matmul: the same phased micro-kernels as AVX2 (tile_avx2.h) with VNNI integer sums -----------
+// Lane j of every integer sum is the exact sum of bytes 4j..4j+3, as in the kernels above; signed x uses
+// (x + 128) as u8 and subtracts 128 * sum(y) (per activation block, shared by all rows) in the accumulator.
+
+namespace {
+
+namespace tl = simd::tile;
+
+// offset-corrected u8 x s8: dpbusd(-(c * sum4 y), xu, y)
+inline __m256i neg_dpbusd_const(__m256i q, char c) {
+  return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(c), q));
+}
+
+struct Q4_0v {
+  static constexpr bool kScaled = true, kMin = false;
+  static constexpr size_t kXSize = sizeof(block_q4_0), kYSize = sizeof(block_q8_0);
+  using XV = __m256i;
+  struct YV { __m256i q, o; };
+  LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const { return nibbles_32(((const block_q4_0*)row)[i].qs); }
+  LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const {
+    const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
+    return {q, neg_dpbusd_const(q, 8)};
+  }
+  LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+  }
+};
+struct Q5_0v {
+  static constexpr bool kScaled = true, kMin = false;
+  static constexpr size_t kXSize = sizeof(block_q5_0), kYSize = sizeof(block_q8_0);
+  using XV = __m256i;
+  struct YV { __m256i q, o; };
+  LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const {
+    const block_q5_0& b = ((const block_q5_0*)row)[i];
+    return _mm256_or_si256(nibbles_32(b.qs), _mm256_and_si256(bits_to_bytes_32(b.qh), _mm256_set1_epi8(0x10)));
+  }
+  LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const {
+    const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
+    return {q, neg_dpbusd_const(q, 16)};
+  }
+  LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+  }
+};
+struct Q4_1v {
+  static constexpr bool kScaled = true, kMin = true;
+  static constexpr size_t kXSize = sizeof(block_q4_1), kYSize = sizeof(block_q8_1);
+  using XV = __m256i;
+  using YV = __m256i;
+  LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const { return nibbles_32(((const block_q4_1*)row)[i].qs); }
+  LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_1*)row)[i].qs); }
+  LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)), acc);
+  }
+};
+struct Q5_1v {
+  static constexpr bool kScaled = true, kMin = true;
+  static constexpr size_t kXSize = sizeof(block_q5_1), kYSize = sizeof(block_q8_1);
+  using XV = __m256i;
+  using YV = __m256i;
+  LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const {
+    const block_q5_1& b = ((const block_q5_1*)row)[i];
+    return _mm256_or_si256(nibbles_32(b.qs), _mm256_and_si256(bits_to_bytes_32(b.qh), _mm256_set1_epi8(0x10)));
+  }
+  LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_1*)row)[i].qs); }
+  LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)), acc);
+  }
+};
+// signed x: xu = x ^ 0x80 = x + 128 as u8
+struct Q8_0v {
+  static constexpr bool kScaled = true, kMin = false;
+  static constexpr size_t kXSize = sizeof(block_q8_0), kYSize = sizeof(block_q8_0);
+  using XV = __m256i;
+  struct YV { __m256i q, o; };
+  LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const {
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs), _mm256_set1_epi8((char)0x80));
+  }
+  LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const {
+    const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
+    return {q, neg_dpbusd_const(q, (char)0x80)};
+  }
+  LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+  }
+};
+struct IQ4_NLv {
+  static constexpr bool kScaled = true, kMin = false;
+  static constexpr size_t kXSize = sizeof(block_iq4_nl), kYSize = sizeof(block_q8_0);
+  using XV = __m256i;
+  struct YV { __m256i q, o; };
+  LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const {
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)kvalues_iq4nl));
+    const __m256i v = _mm256_shuffle_epi8(table, nibbles_32(((const block_iq4_nl*)row)[i].qs));
+    return _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80));
+  }
+  LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const {
+    const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
+    return {q, neg_dpbusd_const(q, (char)0x80)};
+  }
+  LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+  }
+};
+
+// Decode (one token): one vec_dot per row (one sequential weight stream; see the AVX2 file). Prompts:
+// 4 rows x 4 tokens per micro-kernel (32 vector registers); 2-3 tokens: 4 rows x 1 token.
+template <typename K, VecDotFn kDot>
+void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx, const void* y, size_t by, float* s,
+                    int64_t ss) {
+  if (nt >= 4) tl::tile_blocks<4, 4, K>(n, nr, nt, x, bx, y, by, s, ss);
+  else if (nt >= 2) tl::tile_blocks<4, 1, K>(n, nr, nt, x, bx, y, by, s, ss);
+  else
+    for (int64_t r = 0; r < nr; r++) kDot(n, &s[r], (const uint8_t*)x + (size_t)r * bx, y);
+}
+
+}  // namespace
+
 }  // namespace avx512
 
 void init_avx512_kernels(CpuKernels& k) {
@@ -272,6 +391,16 @@ void init_avx512_kernels(CpuKernels& k) {
   k.vec_dot[(int)T::Q4_K] = avx512::vec_dot_q4_k_q8_k;
   k.vec_dot[(int)T::Q5_K] = avx512::vec_dot_q5_k_q8_k;
   k.vec_dot[(int)T::Q6_K] = avx512::vec_dot_q6_k_q8_k;
+  // tiled kernels must match this table's vec_dot: drop any inherited (AVX2) tile of an overridden type
+  k.mm_tile[(int)T::Q4_K] = nullptr;
+  k.mm_tile[(int)T::Q5_K] = nullptr;
+  k.mm_tile[(int)T::Q6_K] = nullptr;
+  k.mm_tile[(int)T::Q4_0] = avx512::mm_tile_blocks<avx512::Q4_0v, avx512::vec_dot_q4_0_q8_0>;
+  k.mm_tile[(int)T::Q4_1] = avx512::mm_tile_blocks<avx512::Q4_1v, avx512::vec_dot_q4_1_q8_1>;
+  k.mm_tile[(int)T::Q5_0] = avx512::mm_tile_blocks<avx512::Q5_0v, avx512::vec_dot_q5_0_q8_0>;
+  k.mm_tile[(int)T::Q5_1] = avx512::mm_tile_blocks<avx512::Q5_1v, avx512::vec_dot_q5_1_q8_1>;
+  k.mm_tile[(int)T::Q8_0] = avx512::mm_tile_blocks<avx512::Q8_0v, avx512::vec_dot_q8_0_q8_0>;
+  k.mm_tile[(int)T::IQ4_NL] = avx512::mm_tile_blocks<avx512::IQ4_NLv, avx512::vec_dot_iq4_nl_q8_0>;
 }
 
 }  // namespace llama4

@@ -1,0 +1,95 @@
+// `llama4 quantize IN.gguf OUT.gguf TYPE [-t N]`: llama-quantize for F32/F16/BF16 models (no imatrix).
+import type { Command } from 'commander';
+import { quantizeModel, QUANT_TYPES, type QuantizeResult, type TensorResult } from '../engine/quantize.js';
+import { defaultThreads, intArg } from './flags.js';
+import { formatBytes, table } from './format.js';
+
+export interface QuantizeCliOptions {
+  threads?: number;
+  stats?: boolean;
+  json?: boolean;
+}
+
+const bpw = (bytes: number, n: number) => ((bytes * 8) / n).toFixed(2);
+
+export function formatSummary(r: QuantizeResult, threads: number, stats: boolean): string {
+  const converted = r.tensors.filter((t) => t.from !== t.to);
+  const byType: Record<string, number> = {};
+  for (const t of r.tensors) byType[t.to] = (byType[t.to] ?? 0) + 1;
+  const lines = [
+    `quantized ${r.input} -> ${r.output} as ${r.type} (general.file_type ${r.ftype})`,
+    `  tensors: ${r.tensors.length} (${converted.length} converted, ${r.tensors.length - converted.length} copied): ` +
+      Object.entries(byType).map(([k, v]) => `${v} ${k}`).join(', '),
+    `  size:    ${formatBytes(r.bytesIn)} (${bpw(r.bytesIn, r.nElements)} bpw) -> ${formatBytes(r.bytesOut)} (${bpw(r.bytesOut, r.nElements)} bpw); file ${formatBytes(r.fileSizeIn)} -> ${formatBytes(r.fileSizeOut)}`,
+    `  time:    ${r.seconds.toFixed(2)} s on ${threads} thread${threads === 1 ? '' : 's'}`,
+  ];
+  const fb = r.tensors.filter((t) => t.fallbackFrom);
+  if (fb.length)
+    lines.push(
+      `  fallback: ${fb.length} tensor(s) whose row length does not fit the chosen type: ` +
+        fb.map((t) => `${t.name} (${t.shape[0]} cols) ${t.fallbackFrom} -> ${t.to}`).join(', '),
+    );
+  if (stats && converted.length) {
+    const rows = [['tensor', 'shape', 'type', 'rmse', 'rel rmse', 'max |err|']];
+    for (const t of converted)
+      rows.push([t.name, t.shape.join('x'), `${t.from}->${t.to}`, t.rmse!.toExponential(3), t.relRmse!.toExponential(3), t.maxErr!.toExponential(3)]);
+    lines.push(table(rows, [false, false, false, true, true, true]));
+  }
+  return lines.join('\n') + '\n';
+}
+
+function progressLine(done: number, total: number, t: TensorResult): string {
+  const w = String(total).length;
+  return `[${String(done).padStart(w)}/${total}] ${t.name} ${t.from} -> ${t.to}`;
+}
+
+export async function runQuantize(
+  input: string,
+  output: string,
+  type: string,
+  opts: QuantizeCliOptions,
+  write: (s: string) => void,
+  progress?: (s: string) => void,
+): Promise<QuantizeResult> {
+  const threads = opts.threads ?? defaultThreads();
+  const r = await quantizeModel(input, output, type, {
+    threads,
+    stats: opts.stats ?? false,
+    onTensor: progress ? (d, n, t) => progress(progressLine(d, n, t)) : undefined,
+  });
+  if (opts.json) write(JSON.stringify(r, null, 1) + '\n');
+  else write(formatSummary(r, threads, opts.stats ?? false));
+  return r;
+}
+
+export function registerQuantize(program: Command): void {
+  program
+    .command('quantize')
+    .description('quantize an F32/F16/BF16 model (llama-quantize without an importance matrix)')
+    .argument('<input>', 'source model (.gguf, F32/F16/BF16 tensors)')
+    .argument('<output>', 'quantized model to write (.gguf)')
+    .argument('<type>', `one of ${QUANT_TYPES.map((t) => t.name).join(', ')}`)
+    .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
+    .option('--stats', 'measure and print each tensor\'s quantization error (slower)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      '\nTypes:\n' + QUANT_TYPES.map((t) => `  ${t.name.padEnd(7)} ${t.description}`).join('\n') +
+        "\n\nQ3_K / Q4_K / Q5_K are llama.cpp's _S mixes; llama-quantize's own 'Q4_K' alias means Q4_K_M.",
+    )
+    .action(async (input: string, output: string, type: string, opts: QuantizeCliOptions) => {
+      const tty = process.stderr.isTTY;
+      let shown = false;
+      const progress = tty
+        ? (s: string) => {
+            process.stderr.write('\r' + s.slice(0, (process.stderr.columns || 80) - 1) + '\x1b[K');
+            shown = true;
+          }
+        : undefined;
+      try {
+        await runQuantize(input, output, type, opts, (s) => process.stdout.write(s), progress);
+      } finally {
+        if (shown) process.stderr.write('\r\x1b[K');
+      }
+    });
+}

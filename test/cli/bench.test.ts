@@ -1,0 +1,166 @@
+// llama4 bench: table shape, json fields, csv quoting and argument errors. Speed is never asserted.
+import { Command, CommanderError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { registerBench, runBenchCommand, type BenchFlags } from '../../src/cli/bench.js';
+import { normalizeArgv } from '../../src/cli/flags.js';
+import {
+  BENCH_FIELDS,
+  csvQuote,
+  mean,
+  measureReadBandwidth,
+  median,
+  parseIntList,
+  stdev,
+  type BenchResult,
+} from '../../src/engine/bench.js';
+import { addon } from '../../src/native/addon.js';
+import { model } from '../helpers/shared.js';
+
+const STORIES = model('stories260K.gguf');
+const MOE = model('synthetic/tiny-llama4-q8_0.synthetic.gguf');
+
+interface Captured {
+  out: string;
+  err: string;
+  results?: BenchResult[];
+  flags?: BenchFlags;
+}
+
+/** Parses `args` as `llama4 bench ...` would (llama.cpp short flags included) and captures the output. */
+async function bench(args: string[]): Promise<Captured> {
+  const c: Captured = { out: '', err: '' };
+  const program = new Command().exitOverride().configureOutput({ writeOut: (s) => (c.out += s), writeErr: (s) => (c.err += s) });
+  const cmd = registerBench(program);
+  cmd.exitOverride();
+  cmd.action(async (flags: BenchFlags) => {
+    c.flags = flags;
+    c.results = await runBenchCommand(flags, { out: (s) => (c.out += s), err: (s) => (c.err += s) });
+  });
+  await program.parseAsync(normalizeArgv(['node', 'llama4', 'bench', ...args]));
+  return c;
+}
+
+const TINY = ['-m', STORIES, '-p', '16', '-n', '8', '-r', '2', '-t', '1'];
+
+describe('llama4 bench', () => {
+  it('prints llama-bench\'s markdown table plus our columns, and the CPU features in the footer', async () => {
+    const { out, err } = await bench([...TINY, '--bw', '12.5']);
+    expect(err).toBe(''); // no progress line when not asked for (not a terminal)
+    const lines = out.trimEnd().split('\n');
+    const cells = (l: string) => l.split('|').slice(1, -1).map((s) => s.trim());
+    expect(cells(lines[0])).toEqual(['model', 'size', 'params', 'backend', 'threads', 'test', 't/s', 'active', 'B/tok', 'GB/s', 'of bw']);
+    expect(lines[1]).toMatch(/^\|-+\|-+:\|-+:\|-+\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|$/);
+    const pp = cells(lines[2]);
+    const tg = cells(lines[3]);
+    expect(pp.slice(0, 6)).toEqual(['llama 293K F32', '1.12 MiB', '0.29 M', 'CPU', '1', 'pp16']);
+    expect(tg.slice(0, 6)).toEqual(['llama 293K F32', '1.12 MiB', '0.29 M', 'CPU', '1', 'tg8']);
+    for (const r of [pp, tg]) expect(r[6]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
+    expect(pp.slice(8)).toEqual(['', '', '']); // bandwidth columns are for tg only
+    expect(tg[8]).toMatch(/^\d+\.\d\d MiB$/);
+    expect(tg[9]).toMatch(/^\d+\.\d\d$/);
+    expect(tg[10]).toMatch(/^\d+\.\d %$/);
+    // every row has the same width
+    expect(new Set(lines.slice(0, 4).map((l) => l.length)).size).toBe(1);
+    const sys = addon().systemInfo();
+    expect(out).toContain(`kernels: ${sys.isa}`);
+    expect(out).toContain(`features: ${sys.cpuFeatures}`);
+    expect(out).toMatch(/^build: \S+ \| cpu: /m);
+    expect(out).toMatch(/read bandwidth limit \(--bw\): 12\.50 GB\/s @ 1t/);
+  });
+
+  it('shows non-default parameters as columns (llama-bench) and n/a for the share with --bw off', async () => {
+    const { out, flags } = await bench([...TINY, '-n', '4', '-p', '0', '-b', '8', '-ctk', 'f32', '--no-warmup', '--bw', 'off']);
+    expect(flags).toMatchObject({ batchSize: 8, cacheTypeK: 'f32', cacheTypeV: 'f16', warmup: false, nPrompt: [0], bw: 'off' });
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/\| threads \| +n_batch \| +type_k \| +test \|/);
+    expect(lines[2]).toMatch(/\| +8 \| +f32 \| +tg4 \|/);
+    expect(lines[2]).toMatch(/\| +n\/a \|$/);
+    expect(lines.filter((l) => l.startsWith('| llama'))).toHaveLength(1); // -p 0 skips pp
+  });
+
+  it('json: one object per model × threads × test with llama-bench fields and ours', async () => {
+    const { out, results } = await bench(['-m', STORIES, '-m', MOE, '-p', '8', '-n', '4', '-r', '3', '-t', '1,2', '-o', 'json', '--bw', '10']);
+    const j = JSON.parse(out) as Record<string, unknown>[];
+    expect(j).toHaveLength(2 * 2 * 2);
+    expect(j).toEqual(JSON.parse(JSON.stringify(results)).map((r: Record<string, unknown>) => {
+      const o: Record<string, unknown> = {};
+      for (const f of [...BENCH_FIELDS, 'samples_ns', 'samples_ts']) o[f] = r[f];
+      return o;
+    }));
+    for (const o of j) {
+      expect(Object.keys(o)).toEqual([...BENCH_FIELDS, 'samples_ns', 'samples_ts']);
+      expect(o).toMatchObject({ backends: 'CPU', n_batch: 512, type_k: 'f16', type_v: 'f16' });
+      expect(o.test_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      const ns = o.samples_ns as number[];
+      const ts = o.samples_ts as number[];
+      expect(ns).toHaveLength(3);
+      expect(ts).toHaveLength(3);
+      for (const x of ns) expect(Number.isInteger(x) && x > 0).toBe(true);
+      const nTok = (o.n_prompt as number) + (o.n_gen as number);
+      ts.forEach((t, i) => expect(t).toBeCloseTo((1e9 * nTok) / ns[i], 6));
+      expect(o.avg_ts).toBeCloseTo(mean(ts), 6);
+      expect(o.stddev_ts).toBeCloseTo(stdev(ts), 6);
+      expect(o.avg_ns).toBe(Math.round(mean(ns)));
+      if (o.n_gen) {
+        expect(o.achieved_gbps).toBeCloseTo(((o.bytes_per_token as number) * (o.avg_ts as number)) / 1e9, 9);
+        expect(o).toMatchObject({ bw_limit_gbps: 10, bw_source: 'given' });
+        expect(o.bw_share).toBeCloseTo((o.achieved_gbps as number) / 10, 9);
+      } else {
+        expect(o).toMatchObject({ achieved_gbps: null, bw_limit_gbps: null, bw_share: null });
+      }
+    }
+    expect(j.map((o) => `${o.model_type} t${o.n_threads} p${o.n_prompt} n${o.n_gen}`)).toEqual([
+      'llama 293K F32 t1 p8 n0', 'llama 293K F32 t1 p0 n4', 'llama 293K F32 t2 p8 n0', 'llama 293K F32 t2 p0 n4',
+      'llama4 288K Q8_0 t1 p8 n0', 'llama4 288K Q8_0 t1 p0 n4', 'llama4 288K Q8_0 t2 p8 n0', 'llama4 288K Q8_0 t2 p0 n4',
+    ]);
+    const dense = j[0];
+    expect(dense.model_n_params_active).toBe(dense.model_n_params);
+    expect(dense).toMatchObject({ model_n_params: 292800, n_expert: 0 });
+    // MoE: 4 experts, 1 used: 3/4 of the routed expert weights (2 layers × 3 × 64×64×4) are idle per token
+    const moe = j[4];
+    expect(moe).toMatchObject({ model_n_params: 287816, model_n_params_active: 287816 - (3 * 98304) / 4, n_expert: 4, n_expert_used: 1 });
+  });
+
+  it('csv: a header of field names and every value double-quoted', async () => {
+    const { out } = await bench([...TINY, '-o', 'csv', '--bw', 'off']);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toBe(BENCH_FIELDS.join(','));
+    expect(lines).toHaveLength(3);
+    for (const l of lines.slice(1)) {
+      expect(l).toMatch(/^"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*$/);
+      const values = l.slice(1, -1).split('","');
+      expect(values).toHaveLength(BENCH_FIELDS.length);
+      const row = Object.fromEntries(BENCH_FIELDS.map((f, i) => [f, values[i]]));
+      expect(row).toMatchObject({ model_filename: STORIES, model_type: 'llama 293K F32', n_threads: '1', bw_share: '' });
+      expect(Number(row.avg_ts)).toBeGreaterThan(0);
+    }
+    expect(csvQuote('a "b", c')).toBe('"a ""b"", c"');
+    expect(csvQuote(null)).toBe('""');
+  });
+
+  it('rejects a bad -t list (and other bad lists) with a commander usage error', async () => {
+    for (const bad of ['1,x', '0', '2-1', '', '1,,2', '-1']) {
+      const c = bench(['-m', STORIES, '-t', bad]);
+      await expect(c).rejects.toBeInstanceOf(CommanderError);
+      await expect(c).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    }
+    await expect(bench(['-m', STORIES, '-p', '8,y'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(bench(['-m', STORIES, '-o', 'xml'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(bench(['-m', STORIES, '--bw', 'fast'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(bench(['-m', STORIES, '-p', '0', '-n', '0'])).rejects.toThrow(/no tests/);
+    await expect(bench(['-m', '/nonexistent/x.gguf', '-p', '1', '-n', '0'])).rejects.toThrow(/not found|no such file/i);
+  });
+
+  it('list syntax and statistics follow llama-bench', async () => {
+    expect(parseIntList('1,2')).toEqual([1, 2]);
+    expect(parseIntList('1-4')).toEqual([1, 2, 3, 4]);
+    expect(parseIntList('1-8+3, 16')).toEqual([1, 4, 7, 16]);
+    expect(() => parseIntList('0', 1)).toThrow(/out of range/);
+    expect(stdev([5])).toBe(0);
+    expect(stdev([1, 2, 3])).toBe(1); // n-1 denominator
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    const bw = await measureReadBandwidth(1, 16 << 20, 1);
+    expect(bw).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,126 @@
+// Tiled matmul kernels against the reference schedule (one vec_dot per (row, token)) of the SAME ISA level:
+// every output must be bit-identical (toEqual on Float32Array), on shapes that are not multiples of any
+// micro-tile (rows, tokens) or unroll factor (n_in = 32 * odd k; 256 * k for K-quants), with 1 and 2 threads.
+// Each level is also compared with the scalar reference kernel within the tolerance kernels.test.ts uses.
+import { describe, it, expect } from 'vitest';
+import { addon } from '../../src/native/addon.js';
+
+const a = addon();
+const isas = a.kernelIsas();
+const simdIsas = isas.filter((i) => i !== 'scalar');
+
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussians(n: number, r: () => number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(r(), 1e-12);
+    out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
+  }
+  for (let k = 0; k < Math.max(1, n >> 7); k++) out[Math.floor(r() * n)] *= 8;
+  return out;
+}
+
+interface WType { name: string; id: number; block: number; size: number; f16: number[]; signedD: boolean }
+const TYPES: WType[] = [
+  { name: 'Q4_0', id: 2, block: 32, size: 18, f16: [0], signedD: true },
+  { name: 'Q4_1', id: 3, block: 32, size: 20, f16: [0, 2], signedD: false },
+  { name: 'Q5_0', id: 6, block: 32, size: 22, f16: [0], signedD: true },
+  { name: 'Q5_1', id: 7, block: 32, size: 24, f16: [0, 2], signedD: false },
+  { name: 'Q8_0', id: 8, block: 32, size: 34, f16: [0], signedD: true },
+  { name: 'IQ4_NL', id: 20, block: 32, size: 18, f16: [0], signedD: true },
+  { name: 'Q2_K', id: 10, block: 256, size: 84, f16: [80, 82], signedD: false },
+  { name: 'Q3_K', id: 11, block: 256, size: 110, f16: [108], signedD: true },
+  { name: 'Q4_K', id: 12, block: 256, size: 144, f16: [0, 2], signedD: false },
+  { name: 'Q5_K', id: 13, block: 256, size: 176, f16: [0, 2], signedD: false },
+  { name: 'Q6_K', id: 14, block: 256, size: 210, f16: [208], signedD: true },
+  { name: 'IQ4_XS', id: 23, block: 256, size: 136, f16: [0], signedD: true },
+  { name: 'F32', id: 0, block: 1, size: 4, f16: [], signedD: false },
+  { name: 'F16', id: 1, block: 1, size: 2, f16: [], signedD: false },
+  { name: 'BF16', id: 30, block: 1, size: 2, f16: [], signedD: false },
+];
+
+function weights(t: WType, n: number, rows: number, r: () => number): Uint8Array {
+  if (t.block === 1) return a.quantize(t.id, gaussians(n * rows, r, 0.05));
+  const nb = (n / t.block) * rows;
+  const w = new Uint8Array(nb * t.size);
+  for (let i = 0; i < w.length; i++) w[i] = Math.floor(r() * 256);
+  for (let b = 0; b < nb; b++)
+    t.f16.forEach((off, k) => {
+      const e = 5 + Math.floor(r() * 4);
+      const signed = k === 0 ? t.signedD : t.name === 'Q4_1' || t.name === 'Q5_1';
+      const h = (signed && r() < 0.5 ? 0x8000 : 0) | (e << 10) | Math.floor(r() * 1024);
+      w[b * t.size + off] = h & 0xff;
+      w[b * t.size + off + 1] = h >> 8;
+    });
+  return w;
+}
+
+// [n_in, rows, tokens]: odd multiples of the block size, rows/tokens off every tile size
+function shapes(t: WType): [number, number, number][] {
+  const u = t.block === 256 ? 256 : 32;
+  const out: [number, number, number][] = [
+    [u * 1, 1, 1], [u * 3, 5, 1], [u * 5, 13, 1], [u * 7, 37, 3], [u * 5, 21, 7], [u * 9, 19, 13], [u * 3, 70, 37],
+  ];
+  if (t.block === 1) out.push([40, 9, 5], [72, 11, 6]); // float types: n not a multiple of 32 (and of 8: 36)
+  if (t.block === 1) out.push([36, 7, 5]);
+  return out;
+}
+
+describe.each(TYPES)('matmul $name', (t) => {
+  it.each(simdIsas.length ? simdIsas : ['scalar'])('tiled path is bit-identical to per-row vec_dot (%s)', (isa) => {
+    const r = mulberry32(99 + t.id);
+    for (const [n, rows, tokens] of shapes(t)) {
+      const w = weights(t, n, rows, r);
+      for (const scale of [1, 300]) {
+        const x = gaussians(n * tokens, r, scale);
+        const ref = a.matmulKernel(t.id, w, x, tokens, isa, 1, true);
+        for (const threads of [1, 2]) {
+          const got = a.matmulKernel(t.id, w, x, tokens, isa, threads, false);
+          expect(got, `${t.name} ${isa} n=${n} rows=${rows} tokens=${tokens} threads=${threads}`).toEqual(ref);
+        }
+        // the reference schedule is the vec_dot of kernelDot, output by output
+        if (rows * tokens <= 40) {
+          for (let tk = 0; tk < tokens; tk++)
+            for (let o = 0; o < rows; o++) {
+              const d = a.kernelDot(t.id, w.subarray((o * n * t.size) / t.block, ((o + 1) * n * t.size) / t.block), x.subarray(tk * n, (tk + 1) * n), isa);
+              expect(ref[tk * rows + o]).toBe(Math.fround(d));
+            }
+        }
+      }
+    }
+  });
+
+  it('every level agrees with the scalar kernel within rounding', () => {
+    const r = mulberry32(7 + t.id);
+    const n = t.block === 256 ? 768 : 224;
+    const rows = 11;
+    const tokens = 6;
+    const w = weights(t, n, rows, r);
+    const x = gaussians(n * tokens, r);
+    const ref = a.matmulKernel(t.id, w, x, tokens, 'scalar', 1, true);
+    const deq = a.dequantize(t.id, w, n * rows);
+    for (const isa of simdIsas) {
+      const got = a.matmulKernel(t.id, w, x, tokens, isa, 2, false);
+      for (let tk = 0; tk < tokens; tk++)
+        for (let o = 0; o < rows; o++) {
+          let mag = 0;
+          for (let i = 0; i < n; i++) mag += Math.abs(deq[o * n + i] * x[tk * n + i]);
+          // activations are quantized differently from the float64 magnitude: allow 1e-5 of sum|w||x| plus
+          // the activation-quantization slack the scalar path shares (identical on every level)
+          expect(Math.abs(got[tk * rows + o] - ref[tk * rows + o]), `${t.name} ${isa} o=${o} t=${tk}`).toBeLessThanOrEqual(
+            1e-5 * mag * 1.01 + 1e-30,
+          );
+        }
+    }
+  });
+});
