@@ -1,5 +1,16 @@
 // The TypeScript API over the addon: a Model (weights + tokenizer) and Contexts (KV cache + evaluation).
-import { addon, type CacheType, type ContextState, type ModelInfo, type NativeContext, type NativeModel } from '../native/addon.js';
+import {
+  addon,
+  type BlockTaps,
+  type CacheType,
+  type ContextState,
+  type DecodeStats,
+  type DepthPolicy,
+  type ModelInfo,
+  type NativeContext,
+  type NativeDepthGates,
+  type NativeModel,
+} from '../native/addon.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 
 export interface ContextOptions {
@@ -29,6 +40,11 @@ export class Model {
     return new Model(path, native, tokenizer, info);
   }
 
+  /** Depth gates from an adapter GGUF (or the model's own gate tensors when no path is given). */
+  loadDepthGates(path = ''): Promise<NativeDepthGates> {
+    return addon().loadDepthGates(this.native, path);
+  }
+
   createContext(options: ContextOptions = {}): Context {
     return new Context(this, addon().createContext(this.native, options));
   }
@@ -38,6 +54,10 @@ export interface EvaluateOptions {
   /** keep logits for every token (perplexity); otherwise only the last token's */
   allLogits?: boolean;
   signal?: AbortSignal;
+  /** apply the context's depth policy (default true; prompt batches only with policy.prefill) */
+  gated?: boolean;
+  /** batch numerics equal to evaluating the tokens one by one (speculative verification) */
+  sequential?: boolean;
 }
 
 /** One sequence of cached positions 0..nPast-1; evaluate() appends. */
@@ -62,7 +82,10 @@ export class Context {
     const onAbort = () => this.native.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.native.decode(Int32Array.from(tokens), options.allLogits ?? false);
+      await this.native.decode(Int32Array.from(tokens), options.allLogits ?? false, {
+        gated: options.gated ?? true,
+        sequential: options.sequential ?? false,
+      });
     } catch (err) {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
       throw err;
@@ -75,6 +98,24 @@ export class Context {
   /** Logits of every token of the last evaluate({allLogits: true}) call, [rows * nVocab]. */
   allLogits(): Float32Array {
     return this.native.allLogits();
+  }
+
+  /** Routes later decode tokens through depth (gates, threshold, KV mode, static drop); null = dense. */
+  setDepthPolicy(policy: DepthPolicy | null): void {
+    this.native.setDepthPolicy(policy);
+  }
+
+  stats(): DecodeStats {
+    return this.native.stats();
+  }
+
+  resetStats(): void {
+    this.native.resetStats();
+  }
+
+  /** Full-depth evaluation of one batch recording per-block taps (calibration). */
+  taps(tokens: ArrayLike<number>, features = true): Promise<BlockTaps> {
+    return this.native.decodeTaps(Int32Array.from(tokens), { features });
   }
 
   /** Forgets cached positions >= n (e.g. to reuse a common prefix across chat turns). */

@@ -165,9 +165,70 @@ export interface ContextState {
   busy: boolean;
 }
 
+export interface DepthGatesInfo {
+  /** adapter path, or 'model' for gates inside the model file */
+  source: string;
+  baseModel: string;
+  /** calibrated global threshold (a probability) */
+  threshold: number;
+  /** per block: gate present, per-block threshold (< 0: the global one) */
+  layers: { present: boolean; threshold: number }[];
+}
+
+export interface NativeDepthGates {
+  info(): DepthGatesInfo;
+}
+
+/** How decode tokens are routed through depth (see native/src/model/depth_gates.h). */
+export interface DepthPolicy {
+  gates?: NativeDepthGates;
+  /** overrides the calibrated threshold */
+  threshold?: number;
+  /** also gate prompt batches (default: full depth) */
+  prefill?: boolean;
+  /** KV of a skipped block: computed anyway ('fill', default) or not written ('skip') */
+  kv?: 'fill' | 'skip';
+  /** blocks always skipped (static removal baseline) */
+  drop?: number[];
+}
+
+export interface DecodeStats {
+  tokens: number;
+  seconds: number;
+  /** tokens that went through a depth decision */
+  routedTokens: number;
+  /** routed (token, expert) FFN evaluations */
+  expertEvals: number;
+  /** per block: token evaluations that ran / skipped it (routed tokens only) */
+  blockRuns: number[];
+  blockSkips: number[];
+  kvBytesUsed: number;
+}
+
+export interface BlockTaps {
+  /** [nLayer][nTokens][nEmbd] the gate features: each block's normed input */
+  feat: Float32Array;
+  /** [nLayer][nTokens] cosine of the residual stream before and after the block */
+  cos: Float32Array;
+  /** [nLayer][nTokens] |h_out - h_in| / |h_in| */
+  rel: Float32Array;
+}
+
+export interface DecodeOptions {
+  /** apply the depth policy (default true) */
+  gated?: boolean;
+  /** batch numerics equal to evaluating the tokens one by one */
+  sequential?: boolean;
+}
+
 export interface NativeContext {
   /** Evaluate tokens after the cached ones; rejects with Error('cancelled') after cancel(). */
-  decode(tokens: Int32Array, allLogits?: boolean): Promise<void>;
+  decode(tokens: Int32Array, allLogits?: boolean, options?: DecodeOptions): Promise<void>;
+  setDepthPolicy(policy: DepthPolicy | null): void;
+  stats(): DecodeStats;
+  resetStats(): void;
+  /** Full-depth evaluation of one batch (<= nBatch tokens) recording per-block taps. */
+  decodeTaps(tokens: Int32Array, options?: { features?: boolean }): Promise<BlockTaps>;
   /** Zero-copy view of the last token's logits; overwritten by the next decode. */
   logits(): Float32Array;
   /** Copy of every token's logits from the last decode(…, true): [rows * nVocab]. */
@@ -187,6 +248,8 @@ export interface QuantizedRows {
 
 export interface Addon {
   loadModel(path: string): Promise<NativeModel>;
+  /** Depth gates from an adapter GGUF, or from the model's own tensors when path is ''. */
+  loadDepthGates(model: NativeModel, path: string): Promise<NativeDepthGates>;
   createContext(model: NativeModel, options?: ContextOptions): NativeContext;
   systemInfo(): SystemInfo;
   readGguf(

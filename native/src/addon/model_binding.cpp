@@ -7,6 +7,7 @@
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "model/context.h"
+#include "model/depth_gates.h"
 #include "model/model.h"
 #include "runtime/error.h"
 #include "runtime/memory.h"
@@ -17,6 +18,40 @@ namespace {
 
 Napi::FunctionReference* g_model_ctor = nullptr;
 Napi::FunctionReference* g_context_ctor = nullptr;
+Napi::FunctionReference* g_gates_ctor = nullptr;
+
+class GatesWrap : public Napi::ObjectWrap<GatesWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeDepthGates", {InstanceMethod("info", &GatesWrap::Info)});
+  }
+  GatesWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GatesWrap>(info) {}
+  std::shared_ptr<DepthGates> gates;
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("source", gates->source);
+    o.Set("baseModel", gates->base_model);
+    o.Set("threshold", gates->threshold);
+    Napi::Array layers = Napi::Array::New(env, gates->layers.size());
+    for (size_t i = 0; i < gates->layers.size(); i++) {
+      Napi::Object l = Napi::Object::New(env);
+      l.Set("present", gates->layers[i].present);
+      l.Set("threshold", gates->layers[i].threshold);
+      layers.Set((uint32_t)i, l);
+    }
+    o.Set("layers", layers);
+    return o;
+  }
+};
+
+Napi::Float32Array f32_copy(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
 
 std::string gib(uint64_t b) { return strfmt("%.2f GiB", (double)b / (1024.0 * 1024 * 1024)); }
 
@@ -65,7 +100,10 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     return DefineClass(env, "NativeContext",
                        {InstanceMethod("decode", &ContextWrap::Decode), InstanceMethod("logits", &ContextWrap::Logits),
                         InstanceMethod("allLogits", &ContextWrap::AllLogits), InstanceMethod("cancel", &ContextWrap::Cancel),
-                        InstanceMethod("truncate", &ContextWrap::Truncate), InstanceMethod("state", &ContextWrap::State)});
+                        InstanceMethod("truncate", &ContextWrap::Truncate), InstanceMethod("state", &ContextWrap::State),
+                        InstanceMethod("setDepthPolicy", &ContextWrap::SetDepthPolicy),
+                        InstanceMethod("stats", &ContextWrap::Stats), InstanceMethod("resetStats", &ContextWrap::ResetStats),
+                        InstanceMethod("decodeTaps", &ContextWrap::DecodeTaps)});
   }
   ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {}
   std::shared_ptr<Context> ctx;
@@ -85,6 +123,12 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
       Napi::Int32Array t = info[0].As<Napi::Int32Array>();
       auto tokens = std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
       const bool all = info.Length() > 1 && info[1].ToBoolean();
+      bool gated = true, sequential = false;
+      if (info.Length() > 2 && info[2].IsObject()) {
+        Napi::Object o = info[2].As<Napi::Object>();
+        if (o.Has("gated")) gated = o.Get("gated").ToBoolean();
+        if (o.Has("sequential")) sequential = o.Get("sequential").ToBoolean();
+      }
       cancel->store(false);
       busy->store(true);
       auto c = ctx;
@@ -95,12 +139,12 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
       };
       return run_async<Done>(
           info.Env(),
-          [c, tokens, all, cf, b]() {
+          [c, tokens, all, cf, b, gated, sequential]() {
             struct Reset {
               std::shared_ptr<std::atomic<bool>> b;
               ~Reset() { b->store(false); }
             } reset{b};
-            c->decode(tokens->data(), (int64_t)tokens->size(), all, cf.get());
+            c->decode(tokens->data(), (int64_t)tokens->size(), all, cf.get(), gated, sequential);
             return Done{(int64_t)tokens->size()};
           },
           [](Napi::Env env, Done&) { return env.Undefined(); });
@@ -132,6 +176,104 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
       check_idle("truncate");
       ctx->truncate(info[0].As<Napi::Number>().Uint32Value());
       return info.Env().Undefined();
+    });
+  }
+  // setDepthPolicy({gates?, threshold?, prefill?, kv?: 'fill'|'skip', drop?: number[]} | null)
+  Napi::Value SetDepthPolicy(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("setDepthPolicy");
+      DepthPolicy p;
+      if (info.Length() > 0 && info[0].IsObject()) {
+        Napi::Object o = info[0].As<Napi::Object>();
+        Napi::Value g = o.Get("gates");
+        if (g.IsObject()) {
+          if (!g.As<Napi::Object>().InstanceOf(g_gates_ctor->Value())) LLAMA4_THROW("setDepthPolicy: gates must come from loadDepthGates");
+          p.gates = GatesWrap::Unwrap(g.As<Napi::Object>())->gates;
+        }
+        Napi::Value th = o.Get("threshold");
+        if (th.IsNumber()) p.threshold = th.As<Napi::Number>().FloatValue();
+        p.prefill = o.Get("prefill").ToBoolean();
+        Napi::Value kv = o.Get("kv");
+        if (kv.IsString()) {
+          const std::string k = kv.As<Napi::String>().Utf8Value();
+          if (k == "skip") p.kv = KvSkipMode::Skip;
+          else if (k != "fill") LLAMA4_THROW("depth KV mode '%s' is not one of fill, skip", k.c_str());
+        }
+        Napi::Value d = o.Get("drop");
+        if (d.IsArray()) {
+          Napi::Array a = d.As<Napi::Array>();
+          p.drop.assign(ctx->model().hp.n_layer, 0);
+          for (uint32_t i = 0; i < a.Length(); i++) {
+            const int64_t l = a.Get(i).As<Napi::Number>().Int64Value();
+            if (l < 0 || l >= (int64_t)p.drop.size()) LLAMA4_THROW("drop: block %lld does not exist (0..%zu)", (long long)l, p.drop.size() - 1);
+            p.drop[(size_t)l] = 1;
+          }
+        }
+      }
+      ctx->set_depth_policy(p);
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const DecodeStats& st = ctx->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tokens", (double)st.tokens);
+    o.Set("seconds", st.seconds);
+    o.Set("routedTokens", (double)st.routed_tokens);
+    o.Set("expertEvals", (double)st.expert_evals);
+    Napi::Array runs = Napi::Array::New(env, st.block_runs.size()), skips = Napi::Array::New(env, st.block_skips.size());
+    for (size_t i = 0; i < st.block_runs.size(); i++) {
+      runs.Set((uint32_t)i, (double)st.block_runs[i]);
+      skips.Set((uint32_t)i, (double)st.block_skips[i]);
+    }
+    o.Set("blockRuns", runs);
+    o.Set("blockSkips", skips);
+    o.Set("kvBytesUsed", (double)ctx->kv().bytes_used());
+    return o;
+  }
+  Napi::Value ResetStats(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("resetStats");
+      ctx->reset_stats();
+      return info.Env().Undefined();
+    });
+  }
+  // decodeTaps(tokens, {features}): Promise<{feat, cos, rel}> (full depth, one batch)
+  Napi::Value DecodeTaps(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("decodeTaps");
+      if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        LLAMA4_THROW("decodeTaps: tokens must be an Int32Array");
+      Napi::Int32Array t = info[0].As<Napi::Int32Array>();
+      auto tokens = std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
+      auto taps = std::make_shared<BlockTaps>();
+      if (info.Length() > 1 && info[1].IsObject()) taps->features = info[1].As<Napi::Object>().Get("features").ToBoolean();
+      cancel->store(false);
+      busy->store(true);
+      auto c = ctx;
+      auto cf = cancel;
+      auto b = busy;
+      struct Done {
+        std::shared_ptr<BlockTaps> taps;
+      };
+      return run_async<Done>(
+          info.Env(),
+          [c, tokens, taps, cf, b]() {
+            struct Reset {
+              std::shared_ptr<std::atomic<bool>> b;
+              ~Reset() { b->store(false); }
+            } reset{b};
+            c->decode_taps(tokens->data(), (int64_t)tokens->size(), *taps, cf.get());
+            return Done{taps};
+          },
+          [](Napi::Env env, Done& d) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("feat", f32_copy(env, d.taps->feat));
+            o.Set("cos", f32_copy(env, d.taps->cos));
+            o.Set("rel", f32_copy(env, d.taps->rel));
+            return o;
+          });
     });
   }
   Napi::Value State(const Napi::CallbackInfo& info) {
@@ -170,6 +312,26 @@ Napi::Value load_model_js(const Napi::CallbackInfo& info) {
         [](Napi::Env env, Loaded& l) -> Napi::Value {
           Napi::Object obj = g_model_ctor->New({});
           ModelWrap::Unwrap(obj)->model = l.m;
+          return obj;
+        });
+  });
+}
+
+// loadDepthGates(model, adapterPath | ''): Promise<NativeDepthGates>
+Napi::Value load_depth_gates_js(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(g_model_ctor->Value()))
+      LLAMA4_THROW("loadDepthGates: first argument must be a model");
+    std::shared_ptr<Model> m = ModelWrap::Unwrap(info[0].As<Napi::Object>())->model;
+    const std::string path = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    struct Loaded {
+      std::shared_ptr<DepthGates> g;
+    };
+    return run_async<Loaded>(
+        info.Env(), [m, path]() { return Loaded{load_depth_gates(*m, path)}; },
+        [](Napi::Env, Loaded& l) -> Napi::Value {
+          Napi::Object obj = g_gates_ctor->New({});
+          GatesWrap::Unwrap(obj)->gates = l.g;
           return obj;
         });
   });
@@ -215,6 +377,8 @@ Napi::Value create_context_js(const Napi::CallbackInfo& info) {
 void init_model_bindings(Napi::Env env, Napi::Object exports) {
   g_model_ctor = new Napi::FunctionReference(Napi::Persistent(ModelWrap::Define(env)));
   g_context_ctor = new Napi::FunctionReference(Napi::Persistent(ContextWrap::Define(env)));
+  g_gates_ctor = new Napi::FunctionReference(Napi::Persistent(GatesWrap::Define(env)));
+  exports.Set("loadDepthGates", Napi::Function::New(env, load_depth_gates_js, "loadDepthGates"));
   exports.Set("loadModel", Napi::Function::New(env, load_model_js, "loadModel"));
   exports.Set("createContext", Napi::Function::New(env, create_context_js, "createContext"));
 }

@@ -7,11 +7,15 @@ void forward_llama(Blocks& b, const Hparams& hp, bool all_logits, float* logits)
   b.embed();
   for (uint32_t il = 0; il < hp.n_layer; il++) {
     b.check_cancel();
-    b.attention(il, AttnOpts{});
-    if (hp.layer_is_moe(il))
-      b.moe_softmax(il);
-    else
-      b.ffn(il);
+    const bool any = b.route(il);  // depth routing: which tokens run this block
+    b.attention(il, AttnOpts{});  // with KV-fill, skipped tokens still write their K/V here
+    if (any) {
+      if (hp.layer_is_moe(il))
+        b.moe_softmax(il);
+      else
+        b.ffn(il);
+    }
+    b.end_block(il);
   }
   b.output(all_logits, logits);
 }

@@ -40,26 +40,93 @@ void Blocks::embed() {
   }
 }
 
+bool Blocks::route(uint32_t il) {
+  const int64_t E = hp_.n_embd;
+  auto& s = c_.s_;
+  const LayerWeights& L = m_.layers[il];
+  // the block's own input norm: the gate's features, and the attention input
+  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.attn_norm.data());
+  act_.clear();
+  const bool edge = il == 0 || il + 1 == hp_.n_layer;  // first and last blocks always run
+  const DepthGateLayer* g = nullptr;
+  float tau = 0.5f;
+  if (depth_ && !edge && depth_->gates && depth_->gates->layers[il].present) {
+    g = &depth_->gates->layers[il];
+    tau = depth_->threshold >= 0 ? depth_->threshold : g->threshold >= 0 ? g->threshold : depth_->gates->threshold;
+  }
+  const bool dropped = depth_ && !edge && !depth_->drop.empty() && depth_->drop[il];
+  for (int64_t t = 0; t < n_; t++) {
+    bool run = !dropped;
+    if (run && g) run = depth_gate_prob(*g, &s.xn[t * E], E) >= tau;
+    if (run) act_.push_back((int32_t)t);
+  }
+  all_ = (int64_t)act_.size() == n_;
+  if (BlockTaps* tp = c_.taps_) {
+    h_in_.assign(s.x.begin(), s.x.begin() + n_ * E);
+    if (tp->features) std::memcpy(&tp->feat[(size_t)il * n_ * E], s.xn.data(), sizeof(float) * n_ * E);
+  }
+  if (depth_) {
+    c_.stats_.block_runs[il] += act_.size();
+    c_.stats_.block_skips[il] += (uint64_t)(n_ - (int64_t)act_.size());
+  }
+  return !act_.empty();
+}
+
+void Blocks::end_block(uint32_t il) {
+  BlockTaps* tp = c_.taps_;
+  if (!tp) return;
+  const int64_t E = hp_.n_embd;
+  for (int64_t t = 0; t < n_; t++) {
+    const float* a = &h_in_[t * E];
+    const float* b = &c_.s_.x[t * E];
+    double ab = 0, aa = 0, bb = 0, dd = 0;
+    for (int64_t i = 0; i < E; i++) {
+      ab += (double)a[i] * b[i];
+      aa += (double)a[i] * a[i];
+      bb += (double)b[i] * b[i];
+      dd += ((double)b[i] - a[i]) * ((double)b[i] - a[i]);
+    }
+    tp->cos[(size_t)il * n_ + t] = (float)(ab / std::sqrt(std::max(aa * bb, 1e-300)));
+    tp->rel[(size_t)il * n_ + t] = (float)std::sqrt(dd / std::max(aa, 1e-300));
+  }
+}
+
 void Blocks::attention(uint32_t il, const AttnOpts& o) {
   const LayerWeights& L = m_.layers[il];
   const int64_t E = hp_.n_embd, hd = hp_.n_embd_head_k, hdv = hp_.n_embd_head_v;
   const int64_t nh = hp_.n_head[il], nkv = hp_.n_head_kv[il];
   auto& s = c_.s_;
-  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.attn_norm.data());
+  const int64_t na = (int64_t)act_.size();
+  // KV rows: every token with KV-fill (a skipped block still writes its K/V from the un-updated
+  // stream), only the running ones with KV-skip.
+  const bool kv_all = !depth_ || depth_->kv == KvSkipMode::Fill;
+  const float* xa = s.xn.data();  // normed input of the running tokens, compacted when some skip
+  if (!all_) {
+    for (int64_t r = 0; r < na; r++) std::memcpy(&s.xa[r * E], &s.xn[act_[r] * E], sizeof(float) * E);
+    xa = s.xa.data();
+  }
+  const float* xkv = kv_all ? s.xn.data() : xa;
+  const int64_t nkvr = kv_all ? n_ : na;
+  if (nkvr == 0) return;  // KV-skip and no token runs this block: nothing to write or compute
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(L.wq.view(), acts(L.wq.type, s.xn.data(), E, E, n_, 0), s.q.data(), nh * hd, c_.pool_);
-  matmul_converted(L.wk.view(), acts(L.wk.type, s.xn.data(), E, E, n_, L.wk.type == L.wq.type ? 0 : 1), s.k.data(), nkv * hd, c_.pool_);
-  matmul_converted(L.wv.view(), acts(L.wv.type, s.xn.data(), E, E, n_, L.wv.type == L.wq.type ? 0 : 1), s.v.data(), nkv * hdv, c_.pool_);
+  if (na > 0) matmul_converted(L.wq.view(), acts(L.wq.type, xa, E, E, na, 0), s.q.data(), nh * hd, c_.pool_);
+  slots_[0].src = slots_[1].src = nullptr;
+  matmul_converted(L.wk.view(), acts(L.wk.type, xkv, E, E, nkvr, 0), s.k.data(), nkv * hd, c_.pool_);
+  matmul_converted(L.wv.view(), acts(L.wv.type, xkv, E, E, nkvr, L.wv.type == L.wk.type ? 0 : 1), s.v.data(), nkv * hdv, c_.pool_);
 
   const float* ff = m_.rope_freqs.empty() ? nullptr : m_.rope_freqs.data();
-  for (int64_t t = 0; t < n_; t++) {
-    float* q = &s.q[t * nh * hd];
-    float* k = &s.k[t * nkv * hd];
+  // K (and V) rows r belong to token kv_all ? r : act_[r]; Q rows r to token act_[r]
+  int64_t qr = 0;
+  for (int64_t r = 0; r < nkvr; r++) {
+    const int64_t t = kv_all ? r : act_[r];
+    const bool has_q = qr < na && act_[qr] == t;
+    float* q = has_q ? &s.q[qr * nh * hd] : nullptr;
+    float* k = &s.k[r * nkv * hd];
     if (o.rope) {
       rope_cache((float)pos_[t], hp_.n_rot, hp_.rope_freq_base, hp_.rope_freq_scale, ff, s.rope.data());
-      rope_apply(q, nh, hd, hp_.n_rot, s.rope.data());
+      if (q) rope_apply(q, nh, hd, hp_.n_rot, s.rope.data());
       rope_apply(k, nkv, hd, hp_.n_rot, s.rope.data());
-    } else if (o.temperature) {
+    } else if (o.temperature && q) {
       // llm_graph_input_attn_temp: computed in double, stored as f32
       const double scale =
           std::log(std::floor(((double)pos_[t] + 1.0) / (double)hp_.attn_temp_floor_scale) + 1.0) * hp_.attn_temp_scale +
@@ -67,15 +134,33 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
       vec_scale(q, (float)scale, nh * hd);
     }
     if (o.qk_norm) {
-      for (int64_t h = 0; h < nh; h++) rms_norm(q + h * hd, q + h * hd, hd, hp_.rms_eps, nullptr);
+      if (q)
+        for (int64_t h = 0; h < nh; h++) rms_norm(q + h * hd, q + h * hd, hd, hp_.rms_eps, nullptr);
       for (int64_t h = 0; h < nkv; h++) rms_norm(k + h * hd, k + h * hd, hd, hp_.rms_eps, nullptr);
     }
-    c_.kv_.store(il, (uint32_t)pos_[t], k, &s.v[t * nkv * hdv]);
+    c_.kv_.store(il, (uint32_t)pos_[t], k, &s.v[r * nkv * hdv]);
+    if (has_q) qr++;
   }
+  if (na == 0) return;
   attend(il, o);
-  const ConvertedActs& a = acts(L.wo.type, s.attn.data(), nh * hdv, nh * hdv, n_, 0);
+  const ConvertedActs& a = acts(L.wo.type, s.attn.data(), nh * hdv, nh * hdv, na, 0);
   matmul_converted(L.wo.view(), a, s.proj.data(), E, c_.pool_);
-  vec_add(s.x.data(), s.proj.data(), n_ * E);
+  add_rows(s.proj.data());
+}
+
+void Blocks::add_rows(const float* rows) {
+  const int64_t E = hp_.n_embd;
+  if (all_) {
+    vec_add(c_.s_.x.data(), rows, n_ * E);
+    return;
+  }
+  for (size_t r = 0; r < act_.size(); r++) vec_add(&c_.s_.x[act_[r] * E], rows + r * E, E);
+}
+
+void Blocks::ffn_norm_rows(const std::vector<float>& w) {
+  const int64_t E = hp_.n_embd;
+  auto& s = c_.s_;
+  for (size_t r = 0; r < act_.size(); r++) rms_norm(&s.x[act_[r] * E], &s.xn[r * E], E, hp_.rms_eps, w.data());
 }
 
 // Scaled dot-product attention over the cache, as llama.cpp computes it without flash attention (K and V
@@ -90,33 +175,40 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   const float kq_scale = 1.0f / sqrtf((float)hd);
   const KvCache& kv = c_.kv_;
   const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
-  const size_t v_stride = c_.params_.n_ctx > 1 ? (size_t)(kv.v_row(il, 1) - kv.v_row(il, 0)) : 0;
+  const size_t v_stride = kv.v_row_bytes(il);
+  const int64_t na = (int64_t)act_.size();
+  // llama.cpp sums a batch's attention in another order than a single token's; gated passes (and
+  // callers that ask for it) use the single-token order so a batch equals its tokens run one by one
+  const bool batched = n_ > 1 && !sequential_;
   const float* t16 = fp16_table();
   auto& s = c_.s_;
-  c_.pool_.parallel_for(n_ * nh, [&](int64_t task, int thread) {
-    const int64_t t = task / nh, h = task % nh, kvh = h / gqa;
-    const int64_t p = pos_[t];
-    const int64_t lo = o.chunk ? (p / o.chunk) * o.chunk : 0;
-    const int64_t n_keys = p - lo + 1;
-    // scores for cells [g0, g1): whole groups of 8 around the visible cells [lo, p]
-    const int64_t g0 = lo & ~(int64_t)7, g1 = (p + 8) & ~(int64_t)7;
+  c_.pool_.parallel_for(na * nh, [&](int64_t task, int thread) {
+    const int64_t r = task / nh, h = task % nh, kvh = h / gqa;
+    const int64_t p = pos_[act_[r]];
+    // visible cells [lo, hi): positions in the query's chunk up to itself (dense layout: cell = position)
+    uint32_t c_lo, c_hi;
+    kv.cell_range(il, o.chunk ? (p / o.chunk) * o.chunk : 0, p, &c_lo, &c_hi);
+    const int64_t lo = c_lo, hi = c_hi;
+    const int64_t n_keys = hi - lo;
+    // scores for cells [g0, g1): whole groups of 8 around the visible cells
+    const int64_t g0 = lo & ~(int64_t)7, g1 = (hi + 7) & ~(int64_t)7;
     thread_local std::vector<float> row, acc;
     if ((int64_t)row.size() < g1 - g0) row.resize((size_t)(g1 - g0));
     if ((int64_t)acc.size() < 32 * hdv) acc.resize((size_t)(32 * hdv));
     float* scores = row.data();
     std::vector<float>& buf = s.per_thread[thread];
     float* qv = buf.data();  // [hd] query in the cache's precision
-    const float* q = &s.q[(t * nh + h) * hd];
+    const float* q = &s.q[(r * nh + h) * hd];
     for (int64_t d = 0; d < hd; d++) qv[d] = k16 ? t16[fp32_to_fp16(q[d])] : q[d];
     float mx = -INFINITY;
     for (int64_t c = g0; c < g1; c++) {
-      if (c < lo || c > p) {
+      if (c < lo || c >= hi) {
         scores[c - g0] = -INFINITY;
         continue;
       }
       const uint8_t* kr = kv.k_row(il, (uint32_t)c);
       const float kq =
-          k16 ? dot_f16((const uint16_t*)kr + kvh * hd, qv, hd, n_ > 1) : dot_f32((const float*)kr + kvh * hd, qv, hd);
+          k16 ? dot_f16((const uint16_t*)kr + kvh * hd, qv, hd, batched) : dot_f32((const float*)kr + kvh * hd, qv, hd);
       const float sc = kq * kq_scale;
       scores[c - g0] = sc;
       mx = std::max(mx, sc);
@@ -128,9 +220,9 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
       pv[j] *= inv;
       if (v16) pv[j] = t16[fp32_to_fp16(pv[j])];
     }
-    float* out = &s.attn[(t * nh + h) * hdv];
+    float* out = &s.attn[(r * nh + h) * hdv];
     const uint8_t* v0 = kv.v_row(il, (uint32_t)lo) + (size_t)kvh * hdv * (v16 ? 2 : 4);
-    weighted_rows(pv, v0, v_stride, v16, lo, n_keys, hdv, n_ == 1, acc.data(), out);
+    weighted_rows(pv, v0, v_stride, v16, lo, n_keys, hdv, !batched, acc.data(), out);
   });
 }
 
@@ -150,9 +242,9 @@ void Blocks::ffn(uint32_t il) {
   const LayerWeights& L = m_.layers[il];
   const int64_t E = hp_.n_embd;
   auto& s = c_.s_;
-  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.ffn_norm.data());
-  swiglu_ffn(L.ffn_gate.view(), L.ffn_up.view(), L.ffn_down.view(), s.xn.data(), n_, s.proj.data());
-  vec_add(s.x.data(), s.proj.data(), n_ * E);
+  ffn_norm_rows(L.ffn_norm);
+  swiglu_ffn(L.ffn_gate.view(), L.ffn_up.view(), L.ffn_down.view(), s.xn.data(), (int64_t)act_.size(), s.proj.data());
+  add_rows(s.proj.data());
 }
 
 namespace {
@@ -195,19 +287,19 @@ static void run_experts(Context& c, Blocks& b, const LayerWeights& L, const int3
     ffn(L.ffn_gate_exps.expert(e), L.ffn_up_exps.expert(e), L.ffn_down_exps.expert(e), moe_in.data(), cnt, out_rows.data());
     for (int64_t r = 0; r < cnt; r++) std::memcpy(&moe_out[g[(size_t)r] * E], &out_rows[r * E], sizeof(float) * E);
   }
-  (void)c;
 }
 
 void Blocks::moe_softmax(uint32_t il) {
   const LayerWeights& L = m_.layers[il];
   const int64_t E = hp_.n_embd, X = hp_.n_expert, K = hp_.n_expert_used;
   auto& s = c_.s_;
-  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.ffn_norm.data());
+  const int64_t n = (int64_t)act_.size();  // rows t below are the running tokens, compacted
+  ffn_norm_rows(L.ffn_norm);
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n_, 0), s.router.data(), X, c_.pool_);
-  std::vector<int32_t> sel((size_t)(n_ * K));
-  std::vector<float> w((size_t)(n_ * K));
-  for (int64_t t = 0; t < n_; t++) {
+  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n, 0), s.router.data(), X, c_.pool_);
+  std::vector<int32_t> sel((size_t)(n * K));
+  std::vector<float> w((size_t)(n * K));
+  for (int64_t t = 0; t < n; t++) {
     float* lg = &s.router[t * X];
     // softmax over all experts, as ggml_soft_max (soft_max_exp: ggml's exp and summation order)
     const float mx = *std::max_element(lg, lg + X);
@@ -224,10 +316,10 @@ void Blocks::moe_softmax(uint32_t il) {
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
     swiglu_ffn(g, u, d, in, rows, out);
   };
-  run_experts(c_, *this, L, sel.data(), nullptr, n_, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
+  c_.stats_.expert_evals += (uint64_t)(n * K);
+  run_experts(c_, *this, L, sel.data(), nullptr, n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // weights applied to the expert outputs, summed in selection order
-  for (int64_t t = 0; t < n_; t++) {
-    float* xt = &s.x[t * E];
+  for (int64_t t = 0; t < n; t++) {
     float* acc = &s.proj[t * E];
     for (int64_t j = 0; j < K; j++) {
       const float* o = &s.moe_out[(t * K + j) * E];
@@ -237,20 +329,21 @@ void Blocks::moe_softmax(uint32_t il) {
       else
         for (int64_t d = 0; d < E; d++) acc[d] += o[d] * wj;
     }
-    vec_add(xt, acc, E);
   }
+  add_rows(s.proj.data());
 }
 
 void Blocks::moe_sigmoid_shared(uint32_t il) {
   const LayerWeights& L = m_.layers[il];
   const int64_t E = hp_.n_embd, X = hp_.n_expert, K = hp_.n_expert_used;
   auto& s = c_.s_;
-  for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.ffn_norm.data());
+  const int64_t n = (int64_t)act_.size();  // rows t below are the running tokens, compacted
+  ffn_norm_rows(L.ffn_norm);
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n_, 0), s.router.data(), X, c_.pool_);
-  std::vector<int32_t> sel((size_t)(n_ * K));
-  std::vector<float> w((size_t)(n_ * K));
-  for (int64_t t = 0; t < n_; t++) {
+  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n, 0), s.router.data(), X, c_.pool_);
+  std::vector<int32_t> sel((size_t)(n * K));
+  std::vector<float> w((size_t)(n * K));
+  for (int64_t t = 0; t < n; t++) {
     const float* lg = &s.router[t * X];
     top_k(lg, X, K, &sel[t * K]);  // selection on raw logits
     for (int64_t j = 0; j < K; j++) w[t * K + j] = sigmoidf(lg[sel[t * K + j]]);
@@ -258,16 +351,17 @@ void Blocks::moe_sigmoid_shared(uint32_t il) {
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
     swiglu_ffn(g, u, d, in, rows, out);
   };
-  run_experts(c_, *this, L, sel.data(), w.data(), n_, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
+  c_.stats_.expert_evals += (uint64_t)(n * K);
+  run_experts(c_, *this, L, sel.data(), w.data(), n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // shared expert on the unscaled normed input
-  swiglu_ffn(L.ffn_gate_shexp.view(), L.ffn_up_shexp.view(), L.ffn_down_shexp.view(), s.xn.data(), n_, s.proj.data());
-  for (int64_t t = 0; t < n_; t++) {
+  swiglu_ffn(L.ffn_gate_shexp.view(), L.ffn_up_shexp.view(), L.ffn_down_shexp.view(), s.xn.data(), n, s.proj.data());
+  for (int64_t t = 0; t < n; t++) {
     float* acc = &s.moe_out[t * K * E];  // slot 0 accumulates the routed outputs
     for (int64_t j = 1; j < K; j++) vec_add(acc, &s.moe_out[(t * K + j) * E], E);
-    float* xt = &s.x[t * E];
-    const float* sh = &s.proj[t * E];
-    for (int64_t d = 0; d < E; d++) xt[d] += acc[d] + sh[d];
+    float* sh = &s.proj[t * E];
+    for (int64_t d = 0; d < E; d++) sh[d] = acc[d] + sh[d];
   }
+  add_rows(s.proj.data());
 }
 
 void Blocks::output(bool all_logits, float* logits) {

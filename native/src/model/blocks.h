@@ -22,6 +22,11 @@ class Blocks {
   Blocks(Context& ctx, const int32_t* tokens, const int32_t* pos, int64_t n, const std::atomic<bool>* cancel);
 
   void embed();                                   // x = token_embd rows
+  // Decides which tokens run block il (depth gates, static drop; first/last always run) and computes
+  // the block's input norm. Returns false when no token runs it.
+  bool route(uint32_t il);
+  // End of block il: records calibration taps when the context asks for them.
+  void end_block(uint32_t il);
   void attention(uint32_t il, const AttnOpts& o); // x += Wo · attn(rope(Wq·n(x)), cache)
   void ffn(uint32_t il);                          // x += down(silu(gate·n(x)) * up·n(x))
   void moe_softmax(uint32_t il);                  // x += Σ_k w_k expert_k(n(x)), softmax top-k renormalised
@@ -30,6 +35,9 @@ class Blocks {
   void check_cancel() const;
   // Depth routing for this forward pass (null: every token runs every block).
   void set_depth(const DepthPolicy* p) { depth_ = p; }
+  // Sum a batch's attention in the single-token order, so a batch equals its tokens run one by one
+  // (llama.cpp uses another order for batches; parity keeps it unless asked).
+  void set_sequential(bool on) { sequential_ = on; }
 
  private:
   // Converted activations for weights of type wt reading rows of src (cached per source and type).
@@ -37,6 +45,8 @@ class Blocks {
   void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
                   int64_t n_rows, float* out);
   void attend(uint32_t il, const AttnOpts& o);
+  void add_rows(const float* rows);                 // x[running token r] += rows[r]
+  void ffn_norm_rows(const std::vector<float>& w);  // xn[r] = norm(x[running token r]) * w
 
   Context& c_;
   const Model& m_;
@@ -46,6 +56,10 @@ class Blocks {
   int64_t n_;
   const std::atomic<bool>* cancel_;
   const DepthPolicy* depth_ = nullptr;
+  bool sequential_ = false;
+  std::vector<int32_t> act_;  // tokens running the current block, in batch order
+  bool all_ = true;           // act_ is every token
+  std::vector<float> h_in_;   // residual stream entering the block (taps only)
   struct ActSlot {
     const float* src = nullptr;
     GgmlType type = GgmlType::F32;

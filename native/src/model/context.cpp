@@ -56,6 +56,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   const size_t K = std::max<uint32_t>(hp.n_expert_used, 1);
   s_.x.resize(T * E);
   s_.xn.resize(T * E);
+  s_.xa.resize(T * E);
   s_.q.resize(T * q_all);
   s_.k.resize(T * max_kv * hp.n_embd_head_k);
   s_.v.resize(T * max_kv * hp.n_embd_head_v);
@@ -76,6 +77,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
 
 void Context::truncate(uint32_t n) {
   if (n < n_past_) n_past_ = n;
+  kv_.truncate(n_past_);
 }
 
 void Context::set_depth_policy(const DepthPolicy& p) {
@@ -83,9 +85,26 @@ void Context::set_depth_policy(const DepthPolicy& p) {
   if (!p.drop.empty() && p.drop.size() != L) LLAMA4_THROW("drop list has %zu entries, the model has %u blocks", p.drop.size(), L);
   if (p.gates && p.gates->layers.size() != L) LLAMA4_THROW("depth gates are for %zu blocks, the model has %u", p.gates->layers.size(), L);
   if (p.threshold > 1.0f) LLAMA4_THROW("depth threshold %g is not a probability in [0, 1]", p.threshold);
-  if (p.kv == KvSkipMode::Skip && n_past_ > 0)
-    LLAMA4_THROW("--depth-kv skip must be chosen before the first token is evaluated");
+  const bool sparse = p.kv == KvSkipMode::Skip && p.active();
+  if (sparse != kv_.sparse()) {
+    if (n_past_ > 0) LLAMA4_THROW("the KV mode of depth gating (--depth-kv) can only change while the context is empty");
+    kv_.set_sparse(sparse);
+  }
   depth_ = p;
+}
+
+void Context::decode_taps(const int32_t* tokens, int64_t n, BlockTaps& taps, const std::atomic<bool>* cancel) {
+  if (n > params_.n_batch) LLAMA4_THROW("decode_taps: %lld tokens exceed the batch size %u", (long long)n, params_.n_batch);
+  const Hparams& hp = model_->hp;
+  taps.feat.assign(taps.features ? (size_t)hp.n_layer * n * hp.n_embd : 0, 0.0f);
+  taps.cos.assign((size_t)hp.n_layer * n, 0.0f);
+  taps.rel.assign((size_t)hp.n_layer * n, 0.0f);
+  taps_ = &taps;
+  struct Reset {
+    BlockTaps*& t;
+    ~Reset() { t = nullptr; }
+  } reset{taps_};
+  decode(tokens, n, false, cancel, /*gated=*/false);
 }
 
 void Context::reset_stats() {
@@ -95,9 +114,12 @@ void Context::reset_stats() {
 }
 
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-                      const std::atomic<bool>* cancel, bool gated) {
+                      const std::atomic<bool>* cancel, bool gated, bool sequential) {
   Blocks b(*this, tokens, pos, n, cancel);
-  b.set_depth(gated && depth_.active() && (n == 1 || depth_.prefill) ? &depth_ : nullptr);
+  const bool routed = gated && depth_.active() && (n == 1 || depth_.prefill);
+  b.set_depth(routed ? &depth_ : nullptr);
+  b.set_sequential(routed || sequential);
+  if (routed) stats_.routed_tokens += (uint64_t)n;
   switch (model_->hp.arch) {
     case Arch::Llama: forward_llama(b, model_->hp, all_logits, logits_out); break;
     case Arch::Llama4: forward_llama4(b, model_->hp, all_logits, logits_out); break;
@@ -105,7 +127,8 @@ void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool
   }
 }
 
-void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel, bool gated) {
+void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel, bool gated,
+                     bool sequential) {
   if (n <= 0) LLAMA4_THROW("decode: no tokens");
   if ((uint64_t)n_past_ + (uint64_t)n > params_.n_ctx)
     LLAMA4_THROW("context is full: %u tokens cached + %lld new > context size %u (raise -c)", n_past_, (long long)n,
@@ -121,7 +144,7 @@ void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const st
     const int64_t m = std::min<int64_t>(params_.n_batch, n - off);
     pos.resize((size_t)m);
     for (int64_t i = 0; i < m; i++) pos[(size_t)i] = (int32_t)(start + off + i);
-    forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel, gated);
+    forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel, gated, sequential);
     stats_.forward_calls++;
   }
   if (all_logits) std::copy(logits_all_.end() - V, logits_all_.end(), logits_last_.begin());

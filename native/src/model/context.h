@@ -14,6 +14,15 @@
 
 namespace llama4 {
 
+// Per-block observations of one evaluated batch, for fitting depth gates (calibration): the gate's
+// features (the block's normed input) and how much the block changed each token's residual stream.
+struct BlockTaps {
+  bool features = true;     // keep the [n_layer][n][n_embd] gate features (large)
+  std::vector<float> feat;  // [n_layer][n][n_embd]
+  std::vector<float> cos;   // [n_layer][n] cosine(h_in, h_out)
+  std::vector<float> rel;   // [n_layer][n] |h_out - h_in| / |h_in|
+};
+
 struct ContextParams {
   uint32_t n_ctx = 4096;
   uint32_t n_batch = 512;  // tokens per forward pass during prompt processing
@@ -40,14 +49,18 @@ class Context {
   // Evaluate n tokens at positions n_past .. n_past+n-1 (batched by n_batch). Logits are kept for the last
   // token, or for every token when all_logits. `cancel` is polled between layers; a cancelled decode
   // leaves n_past unchanged and throws Error("cancelled").
+  // `gated`: apply the depth policy (decode tokens; prompt batches only with policy.prefill).
+  // `sequential`: batch numerics equal to evaluating the tokens one by one (speculative verification).
   void decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel = nullptr,
-              bool gated = true);
+              bool gated = true, bool sequential = false);
   // Forget positions >= n (chat: reuse a common prefix).
   void truncate(uint32_t n);
 
   // Depth routing for later decodes (see depth_gates.h). `gated` in decode() turns it on per call, so
   // a speculative verifier can run full depth on the same context.
   void set_depth_policy(const DepthPolicy& p);
+  // Evaluates tokens (at most n_batch, one forward pass, full depth) and records per-block taps.
+  void decode_taps(const int32_t* tokens, int64_t n, BlockTaps& taps, const std::atomic<bool>* cancel = nullptr);
   const DepthPolicy& depth_policy() const { return depth_; }
   void reset_stats();
 
@@ -70,7 +83,7 @@ class Context {
  private:
   friend class Blocks;
   void forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-               const std::atomic<bool>* cancel, bool gated);
+               const std::atomic<bool>* cancel, bool gated, bool sequential);
 
   std::shared_ptr<const Model> model_;
   ContextParams params_;
@@ -82,10 +95,11 @@ class Context {
   int64_t n_logit_rows_ = 0;
   DecodeStats stats_;
   DepthPolicy depth_;
+  BlockTaps* taps_ = nullptr;
 
   // Scratch, sized for n_batch tokens.
   struct Scratch {
-    std::vector<float> x, xn, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
+    std::vector<float> x, xn, xa, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
     std::vector<std::vector<float>> per_thread;  // attention scores / f16 staging
     std::vector<uint8_t> act_a, act_b;           // converted activations
     MatmulScratch mm;

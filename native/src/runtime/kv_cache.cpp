@@ -1,8 +1,14 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
+
 #include "runtime/error.h"
 
 namespace llama4 {
+
+namespace {
+constexpr uint32_t kPage = 32;  // sparse layout grows by at least this many cells (and by a quarter)
+}
 
 KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& k_dims,
                  const std::vector<uint32_t>& v_dims, GgmlType type_k, GgmlType type_v)
@@ -11,11 +17,12 @@ KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& 
     if (t != GgmlType::F16 && t != GgmlType::F32) LLAMA4_THROW("KV cache type %s is not supported (f16, f32)", type_name(t));
   k_.resize(n_layer);
   v_.resize(n_layer);
+  n_cells_.assign(n_layer, 0);
+  pos_.resize(n_layer);
   for (uint32_t il = 0; il < n_layer; il++) {
     k_row_bytes_.push_back(row_size(type_k, k_dims[il]));
     v_row_bytes_.push_back(row_size(type_v, v_dims[il]));
-    k_[il].resize(k_row_bytes_[il] * n_ctx);
-    v_[il].resize(v_row_bytes_[il] * n_ctx);
+    reserve_cells(il, n_ctx);
   }
 }
 
@@ -27,16 +34,78 @@ uint64_t KvCache::bytes_needed(uint32_t n_ctx, const std::vector<uint32_t>& k_di
   return b;
 }
 
+void KvCache::reserve_cells(uint32_t il, uint32_t cells) {
+  k_[il].resize(k_row_bytes_[il] * cells);
+  v_[il].resize(v_row_bytes_[il] * cells);
+}
+
+void KvCache::set_sparse(bool on) {
+  if (on == sparse_) return;
+  for (uint32_t n : n_cells_)
+    if (n) LLAMA4_THROW("the KV cache layout can only change while it is empty");
+  sparse_ = on;
+  for (uint32_t il = 0; il < k_.size(); il++) {
+    k_[il] = std::vector<uint8_t>();
+    v_[il] = std::vector<uint8_t>();
+    pos_[il].clear();
+    reserve_cells(il, on ? 0 : n_ctx_);
+  }
+}
+
 uint64_t KvCache::bytes() const {
   uint64_t b = 0;
   for (size_t il = 0; il < k_.size(); il++) b += k_[il].size() + v_[il].size();
   return b;
 }
 
+uint64_t KvCache::bytes_used() const {
+  uint64_t b = 0;
+  for (size_t il = 0; il < k_.size(); il++) b += (uint64_t)n_cells_[il] * (k_row_bytes_[il] + v_row_bytes_[il]);
+  return b;
+}
+
 void KvCache::store(uint32_t il, uint32_t pos, const float* k, const float* v) {
   if (pos >= n_ctx_) LLAMA4_THROW("KV cache position %u is past the context size %u", pos, n_ctx_);
-  type_traits(type_k_).from_float(k, k_[il].data() + (size_t)pos * k_row_bytes_[il], k_dims_[il]);
-  type_traits(type_v_).from_float(v, v_[il].data() + (size_t)pos * v_row_bytes_[il], v_dims_[il]);
+  uint32_t c;
+  if (!sparse_) {
+    c = pos;
+    n_cells_[il] = std::max(n_cells_[il], pos + 1);
+  } else {
+    std::vector<int32_t>& ps = pos_[il];
+    // positions arrive in order; a re-evaluated position (after truncate) replaces the tail
+    while (!ps.empty() && ps.back() >= (int32_t)pos) ps.pop_back();
+    c = (uint32_t)ps.size();
+    ps.push_back((int32_t)pos);
+    n_cells_[il] = c + 1;
+    const uint32_t cap = (uint32_t)(k_[il].size() / k_row_bytes_[il]);
+    if (c >= cap) reserve_cells(il, std::min(n_ctx_, cap + std::max(kPage, cap / 4)));
+  }
+  type_traits(type_k_).from_float(k, k_[il].data() + (size_t)c * k_row_bytes_[il], k_dims_[il]);
+  type_traits(type_v_).from_float(v, v_[il].data() + (size_t)c * v_row_bytes_[il], v_dims_[il]);
+}
+
+void KvCache::truncate(uint32_t pos) {
+  for (uint32_t il = 0; il < n_cells_.size(); il++) {
+    if (!sparse_) {
+      n_cells_[il] = std::min(n_cells_[il], pos);
+    } else {
+      std::vector<int32_t>& ps = pos_[il];
+      while (!ps.empty() && ps.back() >= (int32_t)pos) ps.pop_back();
+      n_cells_[il] = (uint32_t)ps.size();
+    }
+  }
+}
+
+void KvCache::cell_range(uint32_t il, int64_t lo, int64_t hi, uint32_t* c0, uint32_t* c1) const {
+  if (!sparse_) {
+    *c0 = (uint32_t)std::max<int64_t>(lo, 0);
+    *c1 = (uint32_t)std::min<int64_t>(hi + 1, n_cells_[il]);
+    if (*c1 < *c0) *c1 = *c0;
+    return;
+  }
+  const std::vector<int32_t>& ps = pos_[il];
+  *c0 = (uint32_t)(std::lower_bound(ps.begin(), ps.end(), (int32_t)lo) - ps.begin());
+  *c1 = (uint32_t)(std::upper_bound(ps.begin(), ps.end(), (int32_t)hi) - ps.begin());
 }
 
 }  // namespace llama4

@@ -1,6 +1,12 @@
-// Key/value cache: per layer, one row of n_head_kv * head_dim values per position, stored in F16
-// (llama.cpp's default) or F32. K is stored after RoPE (and Llama-4 QK-norm); values are rounded to the
-// cache type on the way in, so the current token reads back what later tokens will see.
+// Key/value cache: per layer, a list of cells, each one row of n_head_kv * head_dim values for one
+// position, stored in F16 (llama.cpp's default) or F32. K is stored after RoPE (and Llama-4 QK-norm);
+// values are rounded to the cache type on the way in, so the current token reads back what later tokens
+// will see.
+//
+// Dense layout (default): cell c holds position c in every layer, allocated up front for n_ctx cells,
+// as llama.cpp lays out one sequence. Sparse layout (depth gating with --depth-kv skip): a layer only
+// gets a cell for the positions whose block ran, appended in position order, and its storage grows in
+// pages, so skipped blocks really save memory.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -20,18 +26,36 @@ class KvCache {
   uint32_t n_ctx() const { return n_ctx_; }
   GgmlType type_k() const { return type_k_; }
   GgmlType type_v() const { return type_v_; }
-  uint64_t bytes() const;
+  bool sparse() const { return sparse_; }
+  // Switch to the sparse layout; only while the cache is empty. Releases the dense allocation.
+  void set_sparse(bool on);
+  uint64_t bytes() const;       // bytes allocated now
+  uint64_t bytes_used() const;  // bytes of cells holding data
 
+  // Writes position `pos` of layer il (dense: cell pos; sparse: appended after the layer's last cell).
   void store(uint32_t il, uint32_t pos, const float* k, const float* v);
-  const uint8_t* k_row(uint32_t il, uint32_t pos) const { return k_[il].data() + (size_t)pos * k_row_bytes_[il]; }
-  const uint8_t* v_row(uint32_t il, uint32_t pos) const { return v_[il].data() + (size_t)pos * v_row_bytes_[il]; }
+  // Forgets every cell whose position is >= pos.
+  void truncate(uint32_t pos);
+
+  uint32_t n_cells(uint32_t il) const { return n_cells_[il]; }
+  int32_t cell_pos(uint32_t il, uint32_t c) const { return sparse_ ? pos_[il][c] : (int32_t)c; }
+  // Cells [c0, c1) whose positions lie in [lo, hi].
+  void cell_range(uint32_t il, int64_t lo, int64_t hi, uint32_t* c0, uint32_t* c1) const;
+  const uint8_t* k_row(uint32_t il, uint32_t c) const { return k_[il].data() + (size_t)c * k_row_bytes_[il]; }
+  const uint8_t* v_row(uint32_t il, uint32_t c) const { return v_[il].data() + (size_t)c * v_row_bytes_[il]; }
+  size_t v_row_bytes(uint32_t il) const { return v_row_bytes_[il]; }
 
  private:
+  void reserve_cells(uint32_t il, uint32_t cells);
+
   uint32_t n_ctx_;
   GgmlType type_k_, type_v_;
+  bool sparse_ = false;
   std::vector<size_t> k_row_bytes_, v_row_bytes_;
   std::vector<uint32_t> k_dims_, v_dims_;
   std::vector<std::vector<uint8_t>> k_, v_;
+  std::vector<uint32_t> n_cells_;
+  std::vector<std::vector<int32_t>> pos_;  // sparse: position of each cell
 };
 
 }  // namespace llama4

@@ -1,0 +1,50 @@
+// Depth-gate adapter files: a small GGUF beside the model (like a LoRA file) holding
+// blk.N.depth_gate.weight [n_embd] and blk.N.depth_gate.bias [1] in F32, with metadata naming the base
+// model and the calibrated thresholds. The base model file is never modified.
+import { GgufWriter } from '../../gguf/writer.js';
+import { keyName, tensorName } from '../../gguf/names.js';
+
+export interface GateTensor {
+  layer: number;
+  w: Float32Array;
+  b: number;
+}
+
+export interface AdapterContent {
+  arch: string;
+  /** the base model's general.name or file name */
+  baseModel: string;
+  nLayer: number;
+  gates: GateTensor[];
+  /** global threshold (probability) */
+  threshold: number;
+  /** optional per-block thresholds, one per block */
+  thresholds?: Float32Array;
+  kvMode?: 'fill' | 'skip';
+  targetSkip?: number;
+  /** free-form calibration report, stored as JSON text */
+  calibration?: unknown;
+}
+
+const F32 = 0;
+
+export async function writeDepthGates(path: string, a: AdapterContent): Promise<void> {
+  const w = new GgufWriter();
+  w.set(keyName('GENERAL_ARCHITECTURE'), a.arch);
+  w.set(keyName('GENERAL_TYPE'), 'adapter');
+  w.set(keyName('GENERAL_NAME'), `depth gates for ${a.baseModel}`);
+  w.set(keyName('DEPTH_GATE_BASE_MODEL'), a.baseModel);
+  w.set(keyName('DEPTH_GATE_THRESHOLD'), a.threshold, 'f32');
+  if (a.thresholds) {
+    if (a.thresholds.length !== a.nLayer) throw new Error(`thresholds: ${a.thresholds.length} entries for ${a.nLayer} blocks`);
+    w.set(keyName('DEPTH_GATE_THRESHOLDS'), a.thresholds, 'f32');
+  }
+  if (a.kvMode) w.set(keyName('DEPTH_GATE_KV_MODE'), a.kvMode);
+  if (a.targetSkip !== undefined) w.set(keyName('DEPTH_GATE_TARGET_SKIP'), a.targetSkip, 'f32');
+  if (a.calibration !== undefined) w.set(keyName('DEPTH_GATE_CALIBRATION'), JSON.stringify(a.calibration));
+  for (const g of [...a.gates].sort((x, y) => x.layer - y.layer)) {
+    w.addTensor(tensorName('DEPTH_GATE', g.layer, 'weight'), [g.w.length], F32, new Uint8Array(g.w.buffer, g.w.byteOffset, g.w.byteLength));
+    w.addTensor(tensorName('DEPTH_GATE', g.layer, 'bias'), [1], F32, new Uint8Array(Float32Array.of(g.b).buffer));
+  }
+  await w.write(path);
+}
