@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
 import type { ContextOptions } from '../engine/model.js';
+import type { DepthOptions } from '../engine/depth/policy.js';
 
 const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
@@ -106,6 +107,43 @@ export function addSamplingFlags(cmd: Command): Command {
     .option('--frequency-penalty <x>', 'frequency penalty (0.0 disables)', floatArg(), d.frequencyPenalty)
     .option('-l, --logit-bias <id(+/-)bias>', 'add a bias to a token\'s logit (repeatable)', logitBiasArg)
     .option('--ignore-eos', 'never stop at end-of-generation tokens');
+}
+
+/** Depth gating (dual sparsity), shared by run, perplexity and bench. */
+export function addDepthFlags(cmd: Command): Command {
+  return cmd
+    .option('--depth-gates <file>', "depth-gate adapter from 'llama4 calibrate' ('model': gates inside the model file)")
+    .option('--depth-threshold <p>', 'override the calibrated gate threshold (a probability; higher skips more)', floatArg(0, 1))
+    .option('--depth-prefill', 'also gate prompt processing (default: prompts run at full depth)')
+    .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks: fill (computed anyway) or skip (not written; saves memory)').choices(['fill', 'skip']).default('fill'))
+    .option('--drop-layers <list>', 'static baseline: always skip these blocks (comma list)', listArg)
+    .option('--drop-auto <r>', 'static baseline: skip this fraction of blocks, lowest block influence first (ShortGPT)', floatArg(0, 0.99));
+}
+
+function listArg(v: string): number[] {
+  const parts = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError('expected a comma-separated list of block indices');
+  return parts.map(Number);
+}
+
+export interface DepthFlags {
+  depthGates?: string;
+  depthThreshold?: number;
+  depthPrefill?: boolean;
+  depthKv: 'fill' | 'skip';
+  dropLayers?: number[];
+  dropAuto?: number;
+}
+
+export function depthOptions(f: DepthFlags): DepthOptions {
+  return {
+    gates: f.depthGates,
+    threshold: f.depthThreshold,
+    prefill: f.depthPrefill ?? false,
+    kv: f.depthKv,
+    dropLayers: f.dropLayers,
+    dropAuto: f.dropAuto,
+  };
 }
 
 export interface SamplingFlags {

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { normalizeArgv } from './flags.js';
 import { registerBench } from './bench.js';
+import { registerCalibrate } from './calibrate.js';
 import { registerInfo } from './info.js';
 import { registerPerplexity } from './perplexity.js';
 import { registerQuantize } from './quantize.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPerplexity(program);
   registerQuantize(program);
   registerBench(program);
+  registerCalibrate(program);
   return program;
 }
 

@@ -1,27 +1,35 @@
 // `llama4 run -m MODEL -p PROMPT`: stream a completion to stdout (only the generated text; --echo adds
-// the prompt), a timing summary to stderr, like llama.cpp's completion tool.
+// the prompt), a timing summary to stderr, like llama.cpp's completion tool. With depth gates it also
+// reports the dual-sparsity figures; --depth-exact decodes self-speculatively with output identical to
+// dense greedy decoding.
 import type { Command } from 'commander';
+import { depthSummary, hasDepth, resolveDepth } from '../engine/depth/policy.js';
+import { generateExact, newExactStats } from '../engine/depth/speculative.js';
 import { generate, type GenerationStats } from '../engine/generate.js';
-import { Model } from '../engine/model.js';
+import { Model, type Context } from '../engine/model.js';
 import {
   addContextFlags,
+  addDepthFlags,
   addModelFlag,
   addPromptFlags,
   addSamplingFlags,
   contextOptions,
+  depthOptions,
   intArg,
   readPrompt,
   samplingOptions,
   type ContextFlags,
+  type DepthFlags,
   type SamplingFlags,
 } from './flags.js';
 
-export interface RunFlags extends ContextFlags, SamplingFlags {
+export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags {
   model: string;
   prompt?: string;
   file?: string;
   nPredict: number;
   echo?: boolean;
+  depthExact?: boolean;
 }
 
 export interface RunIo {
@@ -32,6 +40,23 @@ export interface RunIo {
 
 const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0).toFixed(2);
 
+/** The dual-sparsity lines of a run's summary: blocks per token, skip rate per block, experts per token. */
+export function sparsityLines(ctx: Context, decodeTokens: number): string {
+  const info = ctx.model.info;
+  const st = ctx.stats();
+  let out = '';
+  if (st.routedTokens > 0) {
+    const d = depthSummary(st, info.nLayer);
+    out +=
+      `llama4: depth: ${d.blocksPerToken.toFixed(2)} of ${info.nLayer} blocks per routed token (${d.routedTokens} tokens), ` +
+      `skip rate per block (%): ${d.skipPerBlock.map((s) => Math.round(s * 100)).join(' ')}\n`;
+  }
+  if (info.nExpert > 0 && decodeTokens > 0) {
+    out += `llama4: width: ${info.nExpertUsed} of ${info.nExpert} experts per MoE block, ${(st.expertEvals / st.tokens).toFixed(2)} expert FFNs per token over all blocks\n`;
+  }
+  return out;
+}
+
 export async function runCompletion(flags: RunFlags, io: RunIo): Promise<GenerationStats> {
   const prompt = readPrompt(flags);
   const model = await Model.load(flags.model);
@@ -40,15 +65,38 @@ export async function runCompletion(flags: RunFlags, io: RunIo): Promise<Generat
   const ctx = model.createContext(contextOptions(flags));
   const nCtx = ctx.state().nCtx;
   if (tokens.length >= nCtx) throw new Error(`the prompt is ${tokens.length} tokens, the context only ${nCtx} (raise -c)`);
+  const depth = depthOptions(flags);
+  if (flags.depthExact) {
+    if (!hasDepth(depth)) throw new Error('--depth-exact drafts with depth gates: give --depth-gates (or --drop-layers / --drop-auto)');
+    if (flags.temp > 0) throw new Error('--depth-exact reproduces dense greedy decoding: use --temp 0');
+    if (depth.kv === 'skip') throw new Error('--depth-exact needs --depth-kv fill');
+  }
+  const resolved = await resolveDepth(model, depth, prompt);
+  if (resolved.policy) ctx.setDepthPolicy(resolved.policy);
+  if (resolved.dropped.length)
+    io.err(`llama4: static drop of blocks ${resolved.dropped.join(',')}${resolved.influenceSource ? ` (block influence from ${resolved.influenceSource})` : ''}\n`);
   if (flags.echo) io.out(prompt);
   const stats: GenerationStats = { promptTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'length' };
-  const options = { ...samplingOptions(flags), maxTokens: flags.nPredict, signal: io.signal };
-  for await (const piece of generate(ctx, tokens, options, stats)) io.out(piece.text);
+  let exactLine = '';
+  if (flags.depthExact) {
+    const ex = newExactStats();
+    for await (const piece of generateExact(ctx, tokens, { maxTokens: flags.nPredict, signal: io.signal }, ex)) io.out(piece.text);
+    Object.assign(stats, { promptTokens: ex.promptTokens, promptMs: ex.promptMs, generatedTokens: ex.generatedTokens, generateMs: ex.generateMs, stop: ex.stop });
+    exactLine =
+      `llama4: exact mode: ${ex.verifyPasses} verify passes, ${ex.accepted} of ${ex.drafted} drafted tokens accepted ` +
+      `(${ex.drafted ? ((ex.accepted / ex.drafted) * 100).toFixed(1) : '0.0'}%)` +
+      `${ex.switchedOff ? `, switched itself off (slower than dense) after which ${ex.denseTokens} tokens were decoded densely` : ''}\n`;
+  } else {
+    const options = { ...samplingOptions(flags), maxTokens: flags.nPredict, signal: io.signal };
+    for await (const piece of generate(ctx, tokens, options, stats)) io.out(piece.text);
+  }
   const st = ctx.state();
   io.err(
     `\nllama4: ${model.info.description}, ${st.nThreads} threads, ctx ${st.nCtx}, KV ${st.typeK}/${st.typeV}\n` +
       `llama4: prompt eval: ${stats.promptTokens} tokens in ${stats.promptMs.toFixed(2)} ms (${rate(stats.promptTokens, stats.promptMs)} t/s)\n` +
-      `llama4: generation:  ${stats.generatedTokens} tokens in ${stats.generateMs.toFixed(2)} ms (${rate(stats.generatedTokens, stats.generateMs)} t/s), stopped by ${stats.stop}\n`,
+      `llama4: generation:  ${stats.generatedTokens} tokens in ${stats.generateMs.toFixed(2)} ms (${rate(stats.generatedTokens, stats.generateMs)} t/s), stopped by ${stats.stop}\n` +
+      exactLine +
+      sparsityLines(ctx, stats.generatedTokens),
   );
   return stats;
 }
@@ -61,6 +109,8 @@ export function registerRun(program: Command): void {
   cmd.option('--echo', 'print the prompt before the generated text');
   addContextFlags(cmd);
   addSamplingFlags(cmd);
+  addDepthFlags(cmd);
+  cmd.option('--depth-exact', 'self-speculative decoding: gated drafts verified at full depth; output identical to dense greedy');
   cmd.action(async (flags: RunFlags) => {
     const ac = new AbortController();
     const onSigint = () => ac.abort();

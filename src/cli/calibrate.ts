@@ -1,0 +1,74 @@
+// `llama4 calibrate -m MODEL -f TEXT -o GATES.gguf`: fit depth gates on a frozen model and write them as
+// an adapter beside it (the model file is never modified).
+import type { Command } from 'commander';
+import { calibrate, type CalibrationReport } from '../engine/depth/calibrate.js';
+import { Model } from '../engine/model.js';
+import { Option } from 'commander';
+import { addModelFlag, defaultThreads, floatArg, intArg, readPrompt } from './flags.js';
+
+interface CalibrateFlags {
+  model: string;
+  file?: string;
+  prompt?: string;
+  output: string;
+  targetSkip?: number;
+  klBudget?: number;
+  ctxSize: number;
+  chunks: number;
+  heldout: number;
+  rows: number;
+  seed: number;
+  threads?: number;
+  depthKv: 'fill' | 'skip';
+  json?: boolean;
+}
+
+export function formatReport(r: CalibrationReport): string {
+  const c = r.chosen;
+  const lines = [
+    `calibrated on ${r.tokensCalib} tokens, threshold chosen on ${r.tokensHeldout} held-out tokens (seed ${r.seed}, ${r.seconds.toFixed(1)} s)`,
+    `threshold ${c.threshold.toFixed(4)}: ${(c.skipRate * 100).toFixed(1)}% of gated blocks skipped, ${c.blocksPerToken.toFixed(2)} of ${r.nLayer} blocks per token`,
+    `held-out: perplexity ${c.pplGated.toFixed(4)} gated vs ${c.pplDense.toFixed(4)} dense (${(((c.pplGated / c.pplDense) - 1) * 100).toFixed(2)}%), ` +
+      `top-1 agreement ${(c.top1Agreement * 100).toFixed(1)}%, mean KL ${c.meanKl.toFixed(4)} nats`,
+    `skip rate per block: ${c.perBlockSkip.map((s) => (s * 100).toFixed(0)).join(' ')} (%)`,
+  ];
+  return lines.join('\n');
+}
+
+export function registerCalibrate(program: Command): void {
+  const cmd = program.command('calibrate').description('fit depth gates (per-token block skipping) on a model and write them as an adapter GGUF');
+  addModelFlag(cmd);
+  cmd
+    .option('-f, --file <path>', 'calibration text (the end of it is held out to choose the threshold)')
+    .option('-p, --prompt <text>', 'calibration text given inline')
+    .requiredOption('-o, --output <path>', 'adapter file to write (GATES.gguf)')
+    .option('--target-skip <r>', 'fraction of gated blocks to skip (default 0.25)', floatArg(0, 1))
+    .option('--kl-budget <nats>', 'instead: the largest skip rate whose mean KL(dense || gated) stays within this', floatArg(0))
+    .option('-c, --ctx-size <n>', 'tokens per chunk', intArg(16, 1 << 16), 512)
+    .option('--chunks <n>', 'calibration chunks', intArg(1), 8)
+    .option('--heldout <n>', 'held-out chunks for the threshold', intArg(1), 2)
+    .option('--rows <n>', 'tokens per block used to fit each gate', intArg(64), 4096)
+    .option('-s, --seed <n>', 'seed (the result is deterministic for a seed)', intArg(0, 0xffffffff), 42)
+    .option('-t, --threads <n>', 'threads', intArg(1, 512))
+    .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks during threshold selection').choices(['fill', 'skip']).default('fill'))
+    .option('--json', 'print the calibration report as JSON');
+  cmd.action(async (flags: CalibrateFlags) => {
+    const text = readPrompt(flags);
+    const model = await Model.load(flags.model);
+    const tty = process.stderr.isTTY;
+    const report = await calibrate(model, text, flags.output, {
+      targetSkip: flags.targetSkip,
+      klBudget: flags.klBudget,
+      nCtx: flags.ctxSize,
+      calibChunks: flags.chunks,
+      heldoutChunks: flags.heldout,
+      maxRows: flags.rows,
+      seed: flags.seed,
+      nThreads: flags.threads ?? defaultThreads(),
+      kv: flags.depthKv,
+      onProgress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`),
+    });
+    if (tty) process.stderr.write('\r\x1b[K');
+    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : `${formatReport(report)}\nwrote ${flags.output}\n`);
+  });
+}

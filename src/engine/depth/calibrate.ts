@@ -1,0 +1,324 @@
+// Fitting depth gates on a frozen model (design: ../shared/docs/dual-sparsity.md).
+//  1. Dense pass over calibration text, recording per block and token the gate features (the block's
+//     normed input) and how much the block changes the residual stream: rel = |h_out - h_in| / |h_in|.
+//  2. Labels: a token "needs" block l when rel is above the global quantile of rel that matches the
+//     target skip rate (blocks 1..L-2 pooled, so blocks with small updates are skipped more).
+//  3. A logistic gate per block predicts P(needs block | features).
+//  4. The threshold tau is chosen on held-out text (never the calibration text) by bisection: the largest
+//     skip rate not above the target (--target-skip), or within the KL budget (--kl-budget), measured with
+//     the gates actually routing tokens (gated batches equal one-by-one decoding).
+import type { DepthPolicy, NativeDepthGates } from '../../native/addon.js';
+import { writeDepthGates, type GateTensor } from './adapter.js';
+import { fitLogistic } from './logistic.js';
+import type { Context, Model } from '../model.js';
+
+export interface CalibrateOptions {
+  /** fraction of gated blocks to skip (default 0.25 when no klBudget) */
+  targetSkip?: number;
+  /** mean KL(dense || gated) per token budget in nats, instead of a skip rate */
+  klBudget?: number;
+  nCtx?: number;
+  /** chunks of nCtx tokens to fit on, and held out for the threshold */
+  calibChunks?: number;
+  heldoutChunks?: number;
+  /** rows per block used for fitting (sampled deterministically) */
+  maxRows?: number;
+  seed?: number;
+  nThreads?: number;
+  kv?: 'fill' | 'skip';
+  iterations?: number;
+  onProgress?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface HeldoutEval {
+  threshold: number;
+  skipRate: number;
+  blocksPerToken: number;
+  meanKl: number;
+  top1Agreement: number;
+  pplDense: number;
+  pplGated: number;
+  perBlockSkip: number[];
+}
+
+export interface CalibrationReport {
+  baseModel: string;
+  nLayer: number;
+  tokensCalib: number;
+  tokensHeldout: number;
+  labelQuantile: number;
+  perBlock: { layer: number; needRate: number; accuracy: number; loss: number; meanRel: number }[];
+  blockInfluence: number[];
+  chosen: HeldoutEval;
+  seed: number;
+  seconds: number;
+}
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function chunkTokens(tokens: number[], nCtx: number, bos: number | null): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i + nCtx <= tokens.length; i += nCtx) {
+    const c = tokens.slice(i, i + nCtx);
+    if (bos !== null) c[0] = bos;
+    out.push(c);
+  }
+  return out;
+}
+
+function logSoftmaxRow(logits: Float32Array, off: number, V: number, out: Float64Array): void {
+  let mx = -Infinity;
+  for (let i = 0; i < V; i++) mx = Math.max(mx, logits[off + i]);
+  let s = 0;
+  for (let i = 0; i < V; i++) s += Math.exp(logits[off + i] - mx);
+  const lse = mx + Math.log(s);
+  for (let i = 0; i < V; i++) out[i] = logits[off + i] - lse;
+}
+
+/** Compares gated logits with dense ones over the second half of each chunk (as perplexity scores). */
+export function compareLogits(dense: Float32Array, gated: Float32Array, tokens: number[], V: number) {
+  const n = tokens.length;
+  const a = new Float64Array(V), b = new Float64Array(V);
+  let kl = 0, agree = 0, nllD = 0, nllG = 0, count = 0;
+  for (let i = n >> 1; i < n - 1; i++) {
+    logSoftmaxRow(dense, i * V, V, a);
+    logSoftmaxRow(gated, i * V, V, b);
+    let k = 0, am = 0, bm = 0;
+    for (let j = 0; j < V; j++) {
+      k += Math.exp(a[j]) * (a[j] - b[j]);
+      if (a[j] > a[am]) am = j;
+      if (b[j] > b[bm]) bm = j;
+    }
+    kl += k;
+    if (am === bm) agree++;
+    nllD -= a[tokens[i + 1]];
+    nllG -= b[tokens[i + 1]];
+    count++;
+  }
+  return { kl, agree, nllD, nllG, count };
+}
+
+/** ShortGPT block influence: 1 - mean cos(h_in, h_out) per block, on the given chunks. */
+export async function blockInfluence(ctx: Context, chunks: number[][]): Promise<number[]> {
+  const L = ctx.model.info.nLayer;
+  const sum = new Float64Array(L);
+  let n = 0;
+  for (const c of chunks) {
+    ctx.truncate(0);
+    const taps = await ctx.taps(c, false);
+    const T = c.length;
+    for (let l = 0; l < L; l++) for (let t = 0; t < T; t++) sum[l] += taps.cos[l * T + t];
+    n += T;
+  }
+  ctx.truncate(0);
+  return Array.from(sum, (s) => 1 - s / n);
+}
+
+/** Blocks to drop statically at skip rate r: the round(r * L) lowest-influence blocks, never the first or last. */
+export function staticDropList(influence: number[], rate: number): number[] {
+  const L = influence.length;
+  const k = Math.min(Math.max(Math.round(rate * L), 0), L - 2);
+  return influence
+    .map((bi, l) => ({ bi, l }))
+    .filter((x) => x.l > 0 && x.l < L - 1)
+    .sort((a, b) => a.bi - b.bi || a.l - b.l)
+    .slice(0, k)
+    .map((x) => x.l)
+    .sort((a, b) => a - b);
+}
+
+/** Evaluates a depth policy on held-out chunks against dense logits computed once. */
+export async function evaluatePolicy(
+  ctx: Context,
+  chunks: number[][],
+  dense: Float32Array[],
+  policy: DepthPolicy,
+): Promise<Omit<HeldoutEval, 'threshold'>> {
+  const V = ctx.model.info.nVocab;
+  const L = ctx.model.info.nLayer;
+  ctx.truncate(0);
+  ctx.setDepthPolicy({ ...policy, prefill: true });
+  ctx.resetStats();
+  let kl = 0, agree = 0, nllD = 0, nllG = 0, count = 0;
+  for (let c = 0; c < chunks.length; c++) {
+    ctx.truncate(0);
+    await ctx.evaluate(chunks[c], { allLogits: true });
+    const r = compareLogits(dense[c], ctx.allLogits(), chunks[c], V);
+    kl += r.kl;
+    agree += r.agree;
+    nllD += r.nllD;
+    nllG += r.nllG;
+    count += r.count;
+  }
+  const st = ctx.stats();
+  ctx.setDepthPolicy(null);
+  ctx.truncate(0);
+  const runs = st.blockRuns.reduce((a, b) => a + b, 0);
+  const routed = st.routedTokens || 1;
+  const inner = st.blockRuns.slice(1, L - 1).reduce((a, b) => a + b, 0);
+  return {
+    skipRate: 1 - inner / ((L - 2) * routed),
+    blocksPerToken: runs / routed,
+    meanKl: kl / count,
+    top1Agreement: agree / count,
+    pplDense: Math.exp(nllD / count),
+    pplGated: Math.exp(nllG / count),
+    perBlockSkip: st.blockSkips.map((s, l) => s / (s + st.blockRuns[l] || 1)),
+  };
+}
+
+export async function denseLogits(ctx: Context, chunks: number[][]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  ctx.setDepthPolicy(null);
+  for (const c of chunks) {
+    ctx.truncate(0);
+    await ctx.evaluate(c, { allLogits: true, sequential: true });
+    out.push(ctx.allLogits());
+  }
+  ctx.truncate(0);
+  return out;
+}
+
+export async function calibrate(model: Model, text: string, outPath: string, opts: CalibrateOptions = {}): Promise<CalibrationReport> {
+  const t0 = performance.now();
+  const say = opts.onProgress ?? (() => {});
+  const nCtx = opts.nCtx ?? 512;
+  const seed = opts.seed ?? 42;
+  const L = model.info.nLayer;
+  const E = model.info.nEmbd;
+  if (L < 3) throw new Error(`the model has ${L} blocks: depth gating needs at least 3 (first and last always run)`);
+  if (opts.targetSkip !== undefined && opts.klBudget !== undefined) throw new Error('give either --target-skip or --kl-budget, not both');
+  const targetSkip = opts.klBudget === undefined ? (opts.targetSkip ?? 0.25) : undefined;
+  if (targetSkip !== undefined && !(targetSkip > 0 && targetSkip < 1)) throw new Error(`--target-skip must be in (0, 1), got ${targetSkip}`);
+  const vocab = model.tokenizer.vocab;
+  const tokens = model.tokenizer.encode(text, { addSpecial: true, parseSpecial: false });
+  const all = chunkTokens(tokens, nCtx, vocab.addBos ? vocab.bos : null);
+  const nHeld = opts.heldoutChunks ?? 2;
+  const nCal = opts.calibChunks ?? 8;
+  if (all.length < nHeld + 1)
+    throw new Error(`the text has ${all.length} chunks of ${nCtx} tokens; calibration needs at least ${nHeld + 1}`);
+  // held-out chunks come from the end of the text, calibration chunks from the start: never the same text
+  const held = all.slice(all.length - nHeld);
+  const cal = all.slice(0, Math.min(nCal, all.length - nHeld));
+  const ctx = model.createContext({ nCtx, nBatch: nCtx, nThreads: opts.nThreads ?? 1 });
+
+  // 1. dense pass with taps
+  const maxRows = opts.maxRows ?? 4096;
+  const rand = rng(seed);
+  const nTok = cal.length * nCtx;
+  // which (chunk, token) rows feed the fit: a deterministic sample shared by all blocks
+  const keep = new Uint8Array(nTok);
+  const want = Math.min(maxRows, nTok);
+  {
+    const idx = Array.from({ length: nTok }, (_, i) => i);
+    for (let i = nTok - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    for (let i = 0; i < want; i++) keep[idx[i]] = 1;
+  }
+  const feats: Float32Array[] = Array.from({ length: L }, () => new Float32Array(want * E));
+  const rels: Float32Array[] = Array.from({ length: L }, () => new Float32Array(want));
+  const cosSum = new Float64Array(L);
+  let row = 0;
+  for (let c = 0; c < cal.length; c++) {
+    opts.signal?.throwIfAborted();
+    say(`calibrate: dense pass ${c + 1}/${cal.length}`);
+    ctx.truncate(0);
+    const taps = await ctx.taps(cal[c], true);
+    for (let t = 0; t < nCtx; t++) {
+      for (let l = 0; l < L; l++) cosSum[l] += taps.cos[l * nCtx + t];
+      if (!keep[c * nCtx + t]) continue;
+      for (let l = 0; l < L; l++) {
+        feats[l].set(taps.feat.subarray((l * nCtx + t) * E, (l * nCtx + t + 1) * E), row * E);
+        rels[l][row] = taps.rel[l * nCtx + t];
+      }
+      row++;
+    }
+  }
+  const influence = Array.from(cosSum, (s) => 1 - s / nTok);
+
+  // 2. labels at the global quantile of rel over the gated blocks
+  const q = targetSkip ?? 0.25;
+  const pooled: number[] = [];
+  for (let l = 1; l < L - 1; l++) for (let i = 0; i < want; i++) pooled.push(rels[l][i]);
+  pooled.sort((a, b) => a - b);
+  const theta = pooled[Math.min(pooled.length - 1, Math.floor(q * pooled.length))];
+
+  // 3. a logistic gate per block
+  const gates: GateTensor[] = [];
+  const perBlock: CalibrationReport['perBlock'] = [];
+  for (let l = 1; l < L - 1; l++) {
+    opts.signal?.throwIfAborted();
+    say(`calibrate: fitting gate ${l}/${L - 2}`);
+    const y = new Uint8Array(want);
+    let need = 0, relSum = 0;
+    for (let i = 0; i < want; i++) {
+      y[i] = rels[l][i] >= theta ? 1 : 0;
+      need += y[i];
+      relSum += rels[l][i];
+    }
+    const fit = fitLogistic(feats[l], y, E, { iterations: opts.iterations ?? 150 });
+    gates.push({ layer: l, w: fit.w, b: fit.b });
+    perBlock.push({ layer: l, needRate: need / want, accuracy: fit.accuracy, loss: fit.loss, meanRel: relSum / want });
+  }
+
+  // 4. threshold on held-out text
+  say('calibrate: dense logits on held-out text');
+  const dense = await denseLogits(ctx, held);
+  const baseModel = model.path.split('/').pop() ?? model.path;
+  await writeDepthGates(outPath, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5 });
+  const g: NativeDepthGates = await model.loadDepthGates(outPath);
+  const evalAt = async (tau: number): Promise<HeldoutEval> => ({
+    threshold: tau,
+    ...(await evaluatePolicy(ctx, held, dense, { gates: g, threshold: tau, kv: opts.kv ?? 'fill' })),
+  });
+  let lo = 0, hi = 1;
+  let best: HeldoutEval = await evalAt(0); // tau 0: every gate open = dense
+  for (let it = 0; it < 10; it++) {
+    const mid = (lo + hi) / 2;
+    const e = await evalAt(mid);
+    say(`calibrate: tau ${mid.toFixed(4)}: skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)} (dense ${e.pplDense.toFixed(3)})`);
+    const ok = targetSkip !== undefined ? e.skipRate <= targetSkip : e.meanKl <= (opts.klBudget as number);
+    if (ok) {
+      best = e;
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  const report: CalibrationReport = {
+    baseModel,
+    nLayer: L,
+    tokensCalib: nTok,
+    tokensHeldout: held.length * nCtx,
+    labelQuantile: q,
+    perBlock,
+    blockInfluence: influence,
+    chosen: best,
+    seed,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  await writeDepthGates(outPath, {
+    arch: model.info.arch,
+    baseModel,
+    nLayer: L,
+    gates,
+    threshold: best.threshold,
+    kvMode: opts.kv ?? 'fill',
+    targetSkip: targetSkip ?? best.skipRate,
+    calibration: report,
+  });
+  return report;
+}
