@@ -1,13 +1,25 @@
 // `llama4 perplexity -m MODEL -f TEXT`: llama.cpp's llama-perplexity. Progress goes to stderr; the running
 // `[i]ppl` values, the final estimate and the run's statistics go to stdout (--json: one JSON object only).
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Model } from '../engine/model.js';
 import { DEFAULT_PPL_CTX, perplexity, type PerplexityResult } from '../engine/perplexity.js';
 import { formatBytes } from './format.js';
-import { addContextFlags, addModelFlag, addPromptFlags, contextOptions, intArg, type ContextFlags } from './flags.js';
+import { resolveDepth } from '../engine/depth/policy.js';
+import {
+  addContextFlags,
+  addDepthFlags,
+  addModelFlag,
+  addPromptFlags,
+  contextOptions,
+  depthOptions,
+  intArg,
+  readPrompt,
+  type ContextFlags,
+  type DepthFlags,
+} from './flags.js';
 
-export interface PerplexityFlags extends ContextFlags {
+export interface PerplexityFlags extends ContextFlags, DepthFlags {
+  compareDense?: boolean;
   model: string;
   prompt?: string;
   file?: string;
@@ -26,12 +38,6 @@ export interface PerplexityReport extends PerplexityResult {
   file?: string;
 }
 
-function readText(f: { prompt?: string; file?: string }): string {
-  if (f.prompt !== undefined && f.file !== undefined) throw new Error('give either -f FILE or -p TEXT, not both');
-  if (f.file !== undefined) return readFileSync(f.file, 'utf8');
-  if (f.prompt !== undefined) return f.prompt;
-  throw new Error('no text to score: give -f FILE');
-}
 
 /** llama-perplexity's closing line; the error is left out when the variance is not positive. */
 export function finalEstimateLine(r: { ppl: number; error: number }): string {
@@ -41,15 +47,19 @@ export function finalEstimateLine(r: { ppl: number; error: number }): string {
 }
 
 export async function runPerplexity(flags: PerplexityFlags, io: PerplexityIo): Promise<PerplexityReport> {
-  const text = readText(flags);
+  const text = readPrompt(flags);
   if (flags.chunks === 0) throw new Error('--chunks must be at least 1 (or -1 for every chunk)');
   const model = await Model.load(flags.model);
   const { nCtx, ...context } = contextOptions(flags);
   const json = flags.json ?? false;
+  const depth = await resolveDepth(model, depthOptions(flags), text);
+  if (depth.dropped.length)
+    io.err(`perplexity: static drop of blocks ${depth.dropped.join(',')}${depth.influenceSource ? ` (block influence from ${depth.influenceSource})` : ''}\n`);
   const result = await perplexity(model, text, {
     nCtx: nCtx ?? DEFAULT_PPL_CTX,
     maxChunks: flags.chunks,
     context,
+    evaluation: { depth: depth.policy, compareDense: flags.compareDense ?? false },
     signal: io.signal,
     onStart: (p) => {
       io.err(`perplexity: tokenizing the input ..\nperplexity: tokenization took ${p.tokenizeMs.toFixed(3)} ms\n`);
@@ -74,7 +84,13 @@ export async function runPerplexity(flags: PerplexityFlags, io: PerplexityIo): P
       `llama4: ${model.info.description}, ${r.nThreads} threads, KV ${r.typeK}/${r.typeV} ${formatBytes(r.kvBytes)} (${r.kvBytes} bytes)\n` +
       `llama4: ${r.nChunks} chunks of ${r.nCtx} tokens (${r.nTokens} in the text), ${r.nScored} scored\n` +
       `llama4: eval: ${r.nEvaluated} tokens in ${r.evalMs.toFixed(2)} ms (${r.tokensPerSecond.toFixed(2)} t/s), total ${(r.totalMs / 1000).toFixed(2)} s\n` +
-      `llama4: blocks executed per token: ${r.blocksPerToken.toFixed(2)} of ${r.nLayer}\n`,
+      `llama4: blocks executed per token: ${r.blocksPerToken.toFixed(2)} of ${r.nLayer}\n` +
+      (depth.policy
+        ? `llama4: skip rate per block (%): ${r.skipPerBlock.map((x) => Math.round(x * 100)).join(' ')}; KV in use ${formatBytes(r.kvBytesUsed)}\n`
+        : '') +
+      (r.dense
+        ? `llama4: vs dense: perplexity ${r.dense.pplDense.toFixed(4)}, top-1 agreement ${(r.dense.top1Agreement * 100).toFixed(2)}%, mean KL ${r.dense.meanKl.toFixed(5)} nats\n`
+        : ''),
   );
   return report;
 }
@@ -88,6 +104,8 @@ export function registerPerplexity(program: Command): void {
   addContextFlags(cmd);
   cmd.option('--chunks <n>', 'score at most this many chunks (-1 = all)', intArg(-1));
   cmd.option('--json', 'print the result as one JSON object');
+  addDepthFlags(cmd);
+  cmd.option('--compare-dense', 'also evaluate densely and report top-1 agreement and KL of the gated run');
   cmd.addHelpText('after', `\nFor perplexity, -c is the chunk size (default ${DEFAULT_PPL_CTX}).`);
   cmd.action(async (flags: PerplexityFlags) => {
     const ac = new AbortController();

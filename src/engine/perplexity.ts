@@ -4,13 +4,28 @@
 // second half of each chunk is scored: the logits at positions nCtx/2 .. nCtx-2 predict the token after
 // them, so every scored token has at least nCtx/2 tokens of context. PPL = exp(mean NLL), and the error is
 // llama-perplexity's: PPL * sqrt((E[nll²] - E[nll]²) / (count - 1)).
+import type { DepthPolicy } from '../native/addon.js';
+import { compareLogits } from './depth/calibrate.js';
 import type { ContextOptions, Model } from './model.js';
 
 /**
- * Per-run evaluation options: how each token is computed, as opposed to what is measured. Empty for now
- * (dense: every block runs for every token); depth gating will add its knobs here.
+ * Per-run evaluation options: how each token is computed, as opposed to what is measured.
  */
-export interface EvaluationOptions {}
+export interface EvaluationOptions {
+  /**
+   * Depth routing: every token of a chunk is routed as a decoded token would be (gated batches equal
+   * one-by-one decoding), so the perplexity is that of gated decoding.
+   */
+  depth?: DepthPolicy | null;
+  /** also evaluate each chunk densely and report top-1 agreement and KL against it */
+  compareDense?: boolean;
+}
+
+export interface DenseComparison {
+  top1Agreement: number;
+  meanKl: number;
+  pplDense: number;
+}
 
 export interface PerplexityOptions {
   /** tokens per chunk (llama-perplexity's -c; default 512) */
@@ -77,6 +92,11 @@ export interface PerplexityResult {
   nLayer: number;
   /** transformer blocks run per token, averaged over the evaluated tokens (= nLayer for dense runs) */
   blocksPerToken: number;
+  /** per block: fraction of evaluated tokens that skipped it */
+  skipPerBlock: number[];
+  /** KV bytes holding data at the end of the last chunk (less than kvBytes with --depth-kv skip) */
+  kvBytesUsed: number;
+  dense?: DenseComparison;
   addBos: boolean;
 }
 
@@ -188,22 +208,42 @@ export async function perplexity(model: Model, text: string, options: Perplexity
   const acc = new NllAccumulator();
   const chunkPpl: number[] = [];
   let evalMs = 0;
-  let blocksRun = 0;
+  const depth = options.evaluation?.depth ?? null;
+  if (depth) ctx.setDepthPolicy({ ...depth, prefill: true });
+  const cmp = { kl: 0, agree: 0, nllD: 0, count: 0 };
+  let kvUsed = 0;
   for (let c = 0; c < chunks.length; c++) {
     options.signal?.throwIfAborted();
+    let denseLogits: Float32Array | undefined;
+    if (options.evaluation?.compareDense) {
+      ctx.truncate(0);
+      await ctx.evaluate(chunks[c], { allLogits: true, signal: options.signal, gated: false, sequential: true });
+      denseLogits = ctx.allLogits();
+    }
     ctx.truncate(0);
     const t = performance.now();
     await ctx.evaluate(chunks[c], { allLogits: true, signal: options.signal });
     const ms = performance.now() - t;
     evalMs += ms;
-    // dense: every block runs for every token (depth gating will report what it skipped)
-    blocksRun += nLayer * nCtx;
-    const own = scoreChunk(ctx.allLogits(), nVocab, chunks[c], acc);
+    kvUsed = ctx.stats().kvBytesUsed;
+    const logits = ctx.allLogits();
+    if (denseLogits) {
+      const r = compareLogits(denseLogits, logits, chunks[c], nVocab);
+      cmp.kl += r.kl;
+      cmp.agree += r.agree;
+      cmp.nllD += r.nllD;
+      cmp.count += r.count;
+    }
+    const own = scoreChunk(logits, nVocab, chunks[c], acc);
     chunkPpl.push(acc.ppl);
     options.onChunk?.({ index: c + 1, nChunks: chunks.length, ppl: acc.ppl, chunkPpl: own.ppl, evalMs: ms });
   }
   const st = ctx.state();
   const nEvaluated = chunks.length * nCtx;
+  const ds = ctx.stats();
+  // routed tokens ran only the blocks their gates chose; without depth routing every block ran
+  const blocksRun = ds.routedTokens > 0 ? ds.blockRuns.reduce((a, b) => a + b, 0) : nLayer * nEvaluated;
+  const skipPerBlock = ds.blockSkips.map((sk, l) => (ds.routedTokens > 0 ? sk / (sk + ds.blockRuns[l] || 1) : 0));
   return {
     ppl: acc.ppl,
     error: acc.error,
@@ -225,6 +265,11 @@ export async function perplexity(model: Model, text: string, options: Perplexity
     typeV: st.typeV,
     nLayer,
     blocksPerToken: nEvaluated > 0 ? blocksRun / nEvaluated : nLayer,
+    skipPerBlock,
+    kvBytesUsed: kvUsed,
+    ...(cmp.count > 0
+      ? { dense: { top1Agreement: cmp.agree / cmp.count, meanKl: cmp.kl / cmp.count, pplDense: Math.exp(cmp.nllD / cmp.count) } }
+      : {}),
     addBos,
   };
 }

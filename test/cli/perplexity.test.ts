@@ -87,8 +87,8 @@ describe('llama4 perplexity', () => {
   });
 
   it('bad flags fail clearly', async () => {
-    await expect(run(['-m', STORIES])).rejects.toThrow(/no text to score: give -f FILE/);
-    await expect(run(['-m', STORIES, '-f', TEXT, '-p', 'x'])).rejects.toThrow(/either -f FILE or -p TEXT/);
+    await expect(run(['-m', STORIES])).rejects.toThrow(/no prompt: give -p TEXT or -f FILE/);
+    await expect(run(['-m', STORIES, '-f', TEXT, '-p', 'x'])).rejects.toThrow(/give either -p or -f, not both/);
     await expect(run(['-m', STORIES, '-f', TEXT, '--chunks', '0'])).rejects.toThrow(/--chunks must be at least 1/);
     await expect(run(['-m', STORIES, '-f', TEXT, '-c', 'big'])).rejects.toThrow(CommanderError);
     await expect(run(['-m', STORIES, '-f', TEXT, '--chunks', '1.5'])).rejects.toThrow(/not an integer/);
