@@ -11,9 +11,10 @@ import {
   type BenchParams,
   type BenchResult,
 } from '../engine/bench.js';
-import { defaultThreads, intArg } from './flags.js';
+import { addCacheTypeFlags, addDepthFlags, defaultThreads, depthOptions, intArg, type DepthFlags } from './flags.js';
+import { hasDepth } from '../engine/depth/policy.js';
 
-export interface BenchFlags {
+export interface BenchFlags extends DepthFlags {
   model: string[];
   nPrompt: number[];
   nGen: number[];
@@ -68,6 +69,7 @@ export function benchParams(f: BenchFlags): BenchParams {
     typeV: f.cacheTypeV,
     warmup: f.warmup,
     bandwidth: f.bw ?? 'auto',
+    ...(hasDepth(depthOptions(f)) ? { depth: depthOptions(f) } : {}),
   };
 }
 
@@ -113,9 +115,10 @@ export function registerBench(program: Command): Command {
     .option('-n, --n-gen <list>', 'generation lengths to test (0 skips)', listArg('-n', 0, 1 << 20), BENCH_DEFAULTS.nGen)
     .option('-t, --threads <list>', `thread counts, e.g. 1,2 or 1-8+1 (default: ${defaultThreads()})`, listArg('-t', 1, 512))
     .option('-r, --repetitions <n>', 'repetitions per test', intArg(1, 100000), BENCH_DEFAULTS.reps)
-    .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), BENCH_DEFAULTS.nBatch)
-    .addOption(new Option('--cache-type-k <type>', 'KV cache type for K (-ctk)').choices(['f16', 'f32']).default('f16'))
-    .addOption(new Option('--cache-type-v <type>', 'KV cache type for V (-ctv)').choices(['f16', 'f32']).default('f16'))
+    .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), BENCH_DEFAULTS.nBatch);
+  addCacheTypeFlags(cmd);
+  addDepthFlags(cmd);
+  cmd
     .addOption(new Option('-o, --output <format>', 'output format').choices(['md', 'json', 'csv']).default('md'))
     .option('--no-warmup', 'skip the warm-up run before each test')
     .option(

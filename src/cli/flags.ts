@@ -67,10 +67,15 @@ export function readPrompt(f: { prompt?: string; file?: string }): string {
 export const defaultThreads = (): number => Math.max(1, availableParallelism());
 
 export function addContextFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-c, --ctx-size <n>', 'context size in tokens (default: min(4096, training context))', intArg(1, 1 << 24))
     .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), 512)
-    .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
+    .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512));
+  return addCacheTypeFlags(cmd);
+}
+
+export function addCacheTypeFlags(cmd: Command): Command {
+  return cmd
     .addOption(new Option('--cache-type-k <type>', 'KV cache type for K (-ctk)').choices(['f16', 'f32']).default('f16'))
     .addOption(new Option('--cache-type-v <type>', 'KV cache type for V (-ctv)').choices(['f16', 'f32']).default('f16'));
 }

@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { addon, type CacheType, type ModelInfo } from '../native/addon.js';
 import { Model, type Context } from './model.js';
+import { resolveDepth, type DepthOptions } from './depth/policy.js';
 
 export interface BenchParams {
   models: string[];
@@ -40,6 +41,8 @@ export interface BenchParams {
   warmup: boolean;
   /** bandwidth limit in GB/s; 'auto' = measure once per thread count; 'off' = report n/a */
   bandwidth: number | 'auto' | 'off';
+  /** depth gating for the generation tests (prompt tests run full depth unless depth.prefill) */
+  depth?: DepthOptions;
 }
 
 export const BENCH_DEFAULTS: Omit<BenchParams, 'models' | 'threads'> = {
@@ -93,6 +96,11 @@ export interface BenchResult {
   bw_source: string | null;
   /** achieved_gbps / bw_limit_gbps (tg only) */
   bw_share: number | null;
+  /** blocks executed per generated token (tg; n_layer when no depth gating) */
+  blocks_per_token: number | null;
+  n_layer: number;
+  /** routed expert FFN evaluations per generated token over all MoE blocks (tg; 0 for dense models) */
+  experts_per_token: number | null;
 }
 
 /** The fields every output format prints, in order (json adds samples_ns / samples_ts, like llama-bench). */
@@ -100,7 +108,7 @@ export const BENCH_FIELDS = [
   'build_commit', 'cpu_info', 'backends', 'model_filename', 'model_type', 'model_size', 'model_n_params',
   'n_batch', 'n_threads', 'type_k', 'type_v', 'n_prompt', 'n_gen', 'test_time', 'avg_ns', 'stddev_ns', 'avg_ts',
   'stddev_ts', 'cpu_features', 'isa', 'model_n_params_active', 'n_expert', 'n_expert_used', 'bytes_per_token',
-  'achieved_gbps', 'bw_limit_gbps', 'bw_source', 'bw_share',
+  'achieved_gbps', 'bw_limit_gbps', 'bw_source', 'bw_share', 'blocks_per_token', 'n_layer', 'experts_per_token',
 ] as const satisfies readonly (keyof BenchResult)[];
 
 // ----------------------------------------------------------------------------------------------------
@@ -365,6 +373,8 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
       const bw = tests.some((t) => t.nGen > 0) ? await bandwidth(threads) : { gbps: null, source: null };
       // one context per (model, thread count): the addon keeps a persistent thread pool per context
       const ctx = model.createContext({ nCtx: maxCtx, nBatch: p.nBatch, nThreads: threads, typeK: p.typeK, typeV: p.typeV });
+      const depth = p.depth ? (await resolveDepth(model, p.depth)).policy : null;
+      if (depth) ctx.setDepthPolicy(depth);
       const rng = makeRng(1);
       for (const test of tests) {
         const name = testName({ n_prompt: test.nPrompt, n_gen: test.nGen });
@@ -375,6 +385,7 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
           await warmUp(ctx, tm, test, p.nBatch, rng);
         }
         const samplesNs: number[] = [];
+        ctx.resetStats();
         for (let r = 0; r < p.reps; r++) {
           hooks.progress?.(`${where} rep ${r + 1}/${p.reps}`);
           samplesNs.push(Math.max(1, await runOnce(ctx, tm, test, p.nBatch, rng)));
@@ -382,7 +393,16 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
         const nTok = test.nPrompt + test.nGen;
         const samplesTs = samplesNs.map((ns) => (1e9 * nTok) / ns);
         const avgTs = mean(samplesTs);
-        const achieved = test.nGen > 0 && test.nPrompt === 0 ? (info.bytesPerToken * avgTs) / 1e9 : null;
+        const st = ctx.stats();
+        const isTg = test.nGen > 0 && test.nPrompt === 0;
+        const genTokens = test.nGen * p.reps;
+        // blocks run per generated token: routed tokens report their runs, the rest ran every block
+        const blocksPerToken = isTg
+          ? st.routedTokens > 0
+            ? st.blockRuns.reduce((a, b) => a + b, 0) / st.routedTokens
+            : info.nLayer
+          : null;
+        const achieved = isTg ? (info.bytesPerToken * avgTs) / 1e9 : null;
         const r: BenchResult = {
           ...common,
           model_filename: path,
@@ -410,6 +430,9 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
           bw_limit_gbps: achieved === null ? null : bw.gbps,
           bw_source: achieved === null ? null : bw.source,
           bw_share: achieved !== null && bw.gbps ? achieved / bw.gbps : null,
+          blocks_per_token: blocksPerToken,
+          n_layer: info.nLayer,
+          experts_per_token: isTg ? st.expertEvals / Math.max(1, genTokens) : null,
         };
         results.push(r);
         hooks.onResult?.(r);
@@ -447,7 +470,7 @@ interface MdColumn {
  * t/s), then our columns: active params, bytes per generated token, achieved GB/s and share of the
  * bandwidth limit (tg rows only). Rows stream as tests finish; the footer names build, CPU and ISA.
  */
-export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV'>): Printer {
+export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV' | 'depth'>): Printer {
   const cols: MdColumn[] = [
     { name: 'model', right: false, value: (r) => r.model_type },
     { name: 'size', right: true, value: (r) => formatSize(r.model_size) },
@@ -470,6 +493,12 @@ export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV
       value: (r) => (r.achieved_gbps === null ? '' : r.bw_share === null ? 'n/a' : `${(100 * r.bw_share).toFixed(1)} %`),
     },
   );
+  if (p.depth)
+    cols.push({
+      name: 'blk/tok',
+      right: true,
+      value: (r) => (r.blocks_per_token === null ? '' : `${r.blocks_per_token.toFixed(2)}/${r.n_layer}`),
+    });
   // fixed widths so rows can stream (llama-bench: model 30, size/params 9, test 15, t/s 20); size gets 10 for
   // 'nnn.nn MiB'
   const width = (c: MdColumn) =>
@@ -536,7 +565,7 @@ export function csvPrinter(): Printer {
 
 export type BenchFormat = 'md' | 'json' | 'csv';
 
-export function printerFor(format: BenchFormat, p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV'>): Printer {
+export function printerFor(format: BenchFormat, p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV' | 'depth'>): Printer {
   if (format === 'json') return jsonPrinter();
   if (format === 'csv') return csvPrinter();
   return markdownPrinter(p);
