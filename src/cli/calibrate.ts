@@ -20,6 +20,7 @@ interface CalibrateFlags {
   seed: number;
   threads?: number;
   depthKv: 'fill' | 'skip';
+  labels: 'kl' | 'rel';
   json?: boolean;
 }
 
@@ -51,6 +52,7 @@ export function registerCalibrate(program: Command): void {
     .option('-s, --seed <n>', 'seed (the result is deterministic for a seed)', intArg(0, 0xffffffff), 42)
     .option('-t, --threads <n>', 'threads', intArg(1, 512))
     .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks during threshold selection').choices(['fill', 'skip']).default('fill'))
+    .addOption(new Option('--labels <kind>', "what makes a token skip a block: 'kl' (a removal pass per block) or 'rel' (relative update, cheaper)").choices(['kl', 'rel']).default('rel'))
     .option('--json', 'print the calibration report as JSON');
   cmd.action(async (flags: CalibrateFlags) => {
     const text = readPrompt(flags);
@@ -66,6 +68,7 @@ export function registerCalibrate(program: Command): void {
       seed: flags.seed,
       nThreads: flags.threads ?? defaultThreads(),
       kv: flags.depthKv,
+      labels: flags.labels,
       onProgress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`),
     });
     if (tty) process.stderr.write('\r\x1b[K');

@@ -1,7 +1,8 @@
 // SIMD CPU kernels (AVX2, AVX-512) against the generic scalar kernels, on sizes that are not multiples of
-// any vector width or unroll factor. Dot products may differ only by float summation order (integer inner
-// sums are exact), so they must agree to ~1e-5 of sum|x||y|; activation quantizers must be bit-identical.
-// ISAs this CPU lacks are skipped (and reported); 'scalar' is always there.
+// any vector width or unroll factor. Every level follows llama.cpp's AVX2 (haswell) float operation order
+// (integer inner sums are exact), so dot products must be BIT-IDENTICAL across levels (Object.is); the
+// scalar kernel is also checked against a float64 dot of the dequantized operands (tolerance), and activation
+// quantizers must be bit-identical. ISAs this CPU lacks are skipped (and reported); 'scalar' is always there.
 import { describe, it, expect } from 'vitest';
 import { addon } from '../../src/native/addon.js';
 
@@ -87,6 +88,8 @@ const FLOATS: WType[] = [
 
 const SIZES_32 = [1, 3, 5, 7, 33].map((k) => 32 * k);
 const SIZES_256 = [1, 3, 5].map((k) => 256 * k);
+// float types: every tail length of the 32-element steps (groups of 8 / 4 / 1..3 in F32's tail)
+const SIZES_FLOAT = [1, 3, 4, 7, 8, 12, 15, 31, 32, 33, 44, 45, 63, 100, 1000];
 
 /** Random but valid blocks: random bytes with sane f16 scale fields. */
 function randomBlocks(t: WType, n: number, r: () => number, fill?: number): Uint8Array {
@@ -143,8 +146,7 @@ function checkDot(t: WType, w: Uint8Array, acts: Float32Array, label: string): v
   expect(Math.abs(ref - exact), `${label} scalar vs f64 dequantized dot`).toBeLessThanOrEqual(4e-3 * mag + 1e-30);
   for (const isa of simdIsas) {
     const got = a.kernelDot(T[t.name], w, acts, isa);
-    const err = Math.abs(got - ref);
-    expect(err, `${label} ${isa}: got ${got}, scalar ${ref}, sum|x||y| ${mag}`).toBeLessThanOrEqual(1e-5 * mag + 1e-30);
+    expect(Object.is(got, ref), `${label} ${isa}: got ${got}, scalar ${ref} (must be bit-identical)`).toBe(true);
   }
 }
 
@@ -167,12 +169,12 @@ describe('CPU kernel tables', () => {
 });
 
 describe.each([...LEGACY, ...KQUANTS, ...FLOATS])('vec_dot $name', (t) => {
-  const sizes = t.block === 256 ? SIZES_256 : SIZES_32;
+  const sizes = t.block === 256 ? SIZES_256 : t.block === 1 ? SIZES_FLOAT : SIZES_32;
   const modes: ('quantized' | 'random')[] = [];
   if (t.quantizable) modes.push('quantized');
   if (t.block > 1) modes.push('random');
 
-  it.each(sizes)(`matches the scalar kernel, n=%i (${simdIsas.join('/') || 'no SIMD level on this host'})`, (n) => {
+  it.each(sizes)(`is bit-identical to the scalar kernel, n=%i (${simdIsas.join('/') || 'no SIMD level on this host'})`, (n) => {
     const r = mulberry32(1000 + n * 7 + T[t.name]);
     for (const mode of modes) {
       for (let rep = 0; rep < 3; rep++) {

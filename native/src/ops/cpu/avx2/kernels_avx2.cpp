@@ -18,104 +18,81 @@ namespace avx2 {
 
 using namespace simd;
 
-namespace {
-
-// Runs blk(i, acc) over nb blocks with four independent accumulators (hides FMA latency).
-template <typename F>
-inline __m256 blocks4(int64_t nb, F&& blk) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 3 < nb; i += 4) {
-    blk(i + 0, a0);
-    blk(i + 1, a1);
-    blk(i + 2, a2);
-    blk(i + 3, a3);
-  }
-  for (; i < nb; i++) blk(i, a0);
-  return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-}
-
-}  // namespace
-
 // ---- legacy 32-element blocks ---------------------------------------------------------------------------
+// llama.cpp's AVX2 order (see simd_avx2.h: blocks1_scaled, scale_and_min, pairs_then_scalar); integer lane
+// sums are exact, lane k = bytes 4k..4k+3 of the block.
 
 void vec_dot_q4_0_q8_0(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q4_0* x = (const block_q4_0*)vx;
   const block_q8_0* y = (const block_q8_0*)vy;
   const __m256i eight = _mm256_set1_epi8(8);
-  const __m256 acc = blocks4_scaled(n / QK4_0, x, y, [&](int64_t i, __m256 d, __m256& a) {
+  *s = hsum_f32x8(blocks1_scaled(n / QK4_0, x, y, [&](int64_t i) {
     const __m256i qy = _mm256_loadu_si256((const __m256i*)y[i].qs);
     // Σ (nib - 8) * y as i16 pair sums: nib*y pairs (|.| <= 3810) minus 8*y pairs (|.| <= 2032)
     const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(nibbles_32(x[i].qs), qy), _mm256_maddubs_epi16(eight, qy));
-    a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), a);
-  });
-  *s = hsum_f32x8(acc);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }));
 }
 
 void vec_dot_q4_1_q8_1(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q4_1* x = (const block_q4_1*)vx;
   const block_q8_1* y = (const block_q8_1*)vy;
-  __m128 accm = _mm_setzero_ps();  // lane 1 collects mx * sy
-  const __m256 acc = blocks4(n / QK4_1, [&](int64_t i, __m256& a) {
-    const __m128 p = _mm_mul_ps(h2f_pair(&x[i].d), h2f_pair(&y[i].d));  // (dx*dy, mx*sy)
-    accm = _mm_add_ps(accm, p);
-    const __m256i qx = nibbles_32(x[i].qs);
+  __m256 acc = _mm256_setzero_ps();
+  __m128 summs = _mm_setzero_ps();
+  for (int64_t i = 0; i < n / QK4_1; i++) {
+    const __m256 d = scale_and_min(&x[i].d, &y[i].d, summs);
     const __m256i qy = _mm256_loadu_si256((const __m256i*)y[i].qs);
-    a = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(dot_u8i8(qx, qy)), a);
-  });
-  *s = hsum_f32x8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(accm));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8i8(nibbles_32(x[i].qs), qy)), acc);
+  }
+  *s = hsum_f32x8(acc) + _mm_cvtss_f32(summs);
 }
 
 void vec_dot_q5_0_q8_0(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q5_0* x = (const block_q5_0*)vx;
   const block_q8_0* y = (const block_q8_0*)vy;
   const __m256i b4 = _mm256_set1_epi8(0x10);
-  const __m256 acc = blocks4_scaled(n / QK5_0, x, y, [&](int64_t i, __m256 d, __m256& a) {
+  *s = hsum_f32x8(blocks1_scaled(n / QK5_0, x, y, [&](int64_t i) {
     // Σ (q5 - 16) * y as i16 pair sums: q5*y pairs (|.| <= 7874) minus 16*y pairs (|.| <= 4064)
     const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), _mm256_and_si256(bits_to_bytes_32(x[i].qh), b4));
     const __m256i qy = _mm256_loadu_si256((const __m256i*)y[i].qs);
     const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy), _mm256_maddubs_epi16(b4, qy));
-    a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), a);
-  });
-  *s = hsum_f32x8(acc);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }));
 }
 
 void vec_dot_q5_1_q8_1(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q5_1* x = (const block_q5_1*)vx;
   const block_q8_1* y = (const block_q8_1*)vy;
   const __m256i b4 = _mm256_set1_epi8(0x10);
-  __m128 accm = _mm_setzero_ps();
-  const __m256 acc = blocks4(n / QK5_1, [&](int64_t i, __m256& a) {
-    const __m128 p = _mm_mul_ps(h2f_pair(&x[i].d), h2f_pair(&y[i].d));
-    accm = _mm_add_ps(accm, p);
+  __m256 acc = _mm256_setzero_ps();
+  __m128 summs = _mm_setzero_ps();
+  for (int64_t i = 0; i < n / QK5_1; i++) {
+    const __m256 d = scale_and_min(&x[i].d, &y[i].d, summs);
     const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), _mm256_and_si256(bits_to_bytes_32(x[i].qh), b4));
     const __m256i qy = _mm256_loadu_si256((const __m256i*)y[i].qs);
-    a = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(dot_u8i8(qx, qy)), a);
-  });
-  *s = hsum_f32x8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(accm));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8i8(qx, qy)), acc);
+  }
+  *s = hsum_f32x8(acc) + _mm_cvtss_f32(summs);
 }
 
 void vec_dot_q8_0_q8_0(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q8_0* x = (const block_q8_0*)vx;
   const block_q8_0* y = (const block_q8_0*)vy;
-  const __m256 acc = blocks4_scaled(n / QK8_0, x, y, [&](int64_t i, __m256 d, __m256& a) {
+  *s = hsum_f32x8(blocks1_scaled(n / QK8_0, x, y, [&](int64_t i) {
     const __m256i qx = _mm256_loadu_si256((const __m256i*)x[i].qs);
     const __m256i qy = _mm256_loadu_si256((const __m256i*)y[i].qs);
-    a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8i8(qx, qy)), a);
-  });
-  *s = hsum_f32x8(acc);
+    return _mm256_cvtepi32_ps(dot_i8i8(qx, qy));
+  }));
 }
 
 void vec_dot_iq4_nl_q8_0(int64_t n, float* s, const void* vx, const void* vy) {
   const block_iq4_nl* x = (const block_iq4_nl*)vx;
   const block_q8_0* y = (const block_q8_0*)vy;
   const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)kvalues_iq4nl));
-  const __m256 acc = blocks4_scaled(n / QK4_NL, x, y, [&](int64_t i, __m256 d, __m256& a) {
+  *s = pairs_then_scalar(n / QK4_NL, x, y, [&](int64_t i) {
     const __m256i qx = _mm256_shuffle_epi8(table, nibbles_32(x[i].qs));
-    const __m256i qy = _mm256_loadu_si256((const __m256i*)y[i].qs);
-    a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8i8(qx, qy)), a);
+    return dot_i8i8(qx, _mm256_loadu_si256((const __m256i*)y[i].qs));
   });
-  *s = hsum_f32x8(acc);
 }
 
 // ---- K-quants (against Q8_K: f32 d, 256 quants, sixteen 16-element sums) --------------------------------
@@ -126,7 +103,7 @@ void vec_dot_q2_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
   const int64_t nb = n / QK_K;
   const __m128i m4 = _mm_set1_epi8(0x0F);
   const __m256i m3 = _mm256_set1_epi8(3);
-  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     const float d = y[i].d * h2f(x[i].d);
     const float dmin = -y[i].d * h2f(x[i].dmin);
@@ -134,7 +111,8 @@ void vec_dot_q2_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
     const __m128i sc8 = _mm_and_si128(sm, m4);
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), m4));
     const __m256i bsums = _mm256_loadu_si256((const __m256i*)y[i].bsums);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums)), accm);
+    // llama.cpp: the min terms go into the same accumulator, first
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums)), acc);
     const int8_t* q8 = y[i].qs;
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++) {
@@ -149,7 +127,7 @@ void vec_dot_q2_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
   }
-  *s = hsum_f32x8(_mm256_add_ps(acc, accm));
+  *s = hsum_f32x8(acc);
 }
 
 void vec_dot_q3_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
@@ -157,27 +135,24 @@ void vec_dot_q3_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q8_K* y = (const block_q8_K*)vy;
   const int64_t nb = n / QK_K;
   const __m256i m3 = _mm256_set1_epi8(3);
-  const __m256i m4 = _mm256_set1_epi8(4);
+  const __m256i one = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     const float d = y[i].d * h2f(x[i].d);
     const __m128i sc8 = unpack_scales_q3k(x[i].scales);
-    // value = (q2 | hbit << 2) - 4: the -4 part is -4 * sum_g sc_g * bsum_g
-    const __m256i bsums = _mm256_loadu_si256((const __m256i*)y[i].bsums);
-    __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bsums), 2);
-    sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
     const __m256i hm = _mm256_loadu_si256((const __m256i*)x[i].hmask);
     const int8_t* q8 = y[i].qs;
+    // llama.cpp's lane split: Σ sc * (Σ q2*y - Σ h*y), h = 4 where the group's hmask bit is CLEAR
+    __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++) {
       const __m256i q2 = _mm256_loadu_si256((const __m256i*)(x[i].qs + 32 * h));
       for (int j = 0; j < 4; j++) {
         const int b = 4 * h + j;  // hmask bit of this 32-element group
-        const __m256i hb = b >= 2 ? _mm256_and_si256(_mm256_srli_epi16(hm, b - 2), m4)
-                                  : _mm256_and_si256(_mm256_slli_epi16(hm, 2 - b), m4);
-        const __m256i qx = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), m3), hb);
+        const __m256i hb = _mm256_slli_epi16(_mm256_srli_epi16(_mm256_andnot_si256(hm, _mm256_slli_epi16(one, b)), b), 2);
+        const __m256i ql = _mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), m3);
         const __m256i qy = _mm256_loadu_si256((const __m256i*)q8);
         q8 += 32;
-        const __m256i p = _mm256_maddubs_epi16(qx, qy);
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(ql, qy), _mm256_maddubs_epi16(hb, qy));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_i16(sc8, 8 * h + 2 * j), p));
       }
     }
@@ -191,16 +166,13 @@ void vec_dot_q4_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
   const block_q8_K* y = (const block_q8_K*)vy;
   const int64_t nb = n / QK_K;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const __m128i dup_mins = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
+  __m128 accm = _mm_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     const float d = y[i].d * h2f(x[i].d);
     const float dmin = -y[i].d * h2f(x[i].dmin);
     const __m128i sm = unpack_scales_mins_k4(x[i].scales);
-    // mins: m_k * (bsum[2k] + bsum[2k+1]) via madd of (m_k, m_k) with the sixteen bsums
-    const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm, dup_mins));
-    const __m256i bsums = _mm256_loadu_si256((const __m256i*)y[i].bsums);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums)), accm);
+    accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_k4(sm, y[i].bsums)), accm);
     const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const uint8_t* q4 = x[i].qs;
     const int8_t* q8 = y[i].qs;
@@ -218,7 +190,7 @@ void vec_dot_q4_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi0, sumi1)), acc);
   }
-  *s = hsum_f32x8(_mm256_add_ps(acc, accm));
+  *s = hsum_f32x8(acc) + hsum_f32x4(accm);
 }
 
 void vec_dot_q5_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
@@ -227,15 +199,13 @@ void vec_dot_q5_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
   const int64_t nb = n / QK_K;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i b4 = _mm256_set1_epi8(0x10);
-  const __m128i dup_mins = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
+  __m128 summs = _mm_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     const float d = y[i].d * h2f(x[i].d);
     const float dmin = -y[i].d * h2f(x[i].dmin);
     const __m128i sm = unpack_scales_mins_k4(x[i].scales);
-    const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm, dup_mins));
-    const __m256i bsums = _mm256_loadu_si256((const __m256i*)y[i].bsums);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums)), accm);
+    summs = min_k5(summs, dmin, sm, y[i].bsums);
     const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const __m256i hbits = _mm256_loadu_si256((const __m256i*)x[i].qh);
     const uint8_t* q4 = x[i].qs;
@@ -256,7 +226,7 @@ void vec_dot_q5_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi0, sumi1)), acc);
   }
-  *s = hsum_f32x8(_mm256_add_ps(acc, accm));
+  *s = hsum_f32x8(acc) + _mm_cvtss_f32(summs);
 }
 
 void vec_dot_q6_k_q8_k(int64_t n, float* s, const void* vx, const void* vy) {
@@ -344,36 +314,66 @@ inline float bf2f(uint16_t h) {
   return f;
 }
 
-template <typename T, typename L, typename S>
-inline float dot_float(int64_t n, const T* x, const T* y, L&& load, S&& scalar) {
+// ggml_vec_dot_{f32,f16,bf16} (AVX2): 32-element steps with four accumulators, a = fma(x, y, a) (for F16 /
+// BF16 the product is exact, so bf16's unfused mul + add is the same); returns (a0 + a2) + (a1 + a3).
+template <typename T, typename L>
+inline __m256 steps32(int64_t np, const T* x, const T* y, L&& load) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
+  for (int64_t i = 0; i < np; i += 32) {
     a0 = _mm256_fmadd_ps(load(x + i + 0), load(y + i + 0), a0);
     a1 = _mm256_fmadd_ps(load(x + i + 8), load(y + i + 8), a1);
     a2 = _mm256_fmadd_ps(load(x + i + 16), load(y + i + 16), a2);
     a3 = _mm256_fmadd_ps(load(x + i + 24), load(y + i + 24), a3);
   }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load(x + i), load(y + i), a0);
-  float sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  for (; i < n; i++) sum += scalar(x[i]) * scalar(y[i]);
-  return sum;
+  return _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+}
+
+// GGML_F32x8_REDUCE's tail: t = lo + hi, hadd, hadd: (t0 + t1) + (t2 + t3)
+inline float reduce_hadd(__m256 v) {
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t1 = _mm_hadd_ps(t, t);
+  return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
+
+// keeps a product out of any fused multiply-add
+inline float unfused(float v) {
+  __asm__("" : "+x"(v));
+  return v;
 }
 
 }  // namespace
 
 void vec_dot_f32(int64_t n, float* s, const void* vx, const void* vy) {
-  *s = dot_float(
-      n, (const float*)vx, (const float*)vy, [](const float* p) { return _mm256_loadu_ps(p); },
-      [](float v) { return v; });
+  const float* x = (const float*)vx;
+  const float* y = (const float*)vy;
+  const int64_t np = n & ~(int64_t)31;
+  float sumf = reduce_hadd(steps32(np, x, y, [](const float* p) { return _mm256_loadu_ps(p); }));
+  // the tail `sumf += x*y` as GCC compiled it for llama.cpp: groups of 8, then of 4, each product rounded and
+  // added in order; the last 0..3 elements fused
+  int64_t i = np;
+  for (const int64_t e8 = np + ((n - np) & ~(int64_t)7); i < e8; i++) sumf = sumf + unfused(x[i] * y[i]);
+  if (i + 4 <= n)
+    for (const int64_t e4 = i + 4; i < e4; i++) sumf = sumf + unfused(x[i] * y[i]);
+  for (; i < n; i++) sumf = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x[i]), _mm_set_ss(y[i]), _mm_set_ss(sumf)));
+  *s = sumf;
 }
 
 void vec_dot_f16(int64_t n, float* s, const void* vx, const void* vy) {
-  *s = dot_float(n, (const uint16_t*)vx, (const uint16_t*)vy, load_f16x8, h2f);
+  const uint16_t* x = (const uint16_t*)vx;
+  const uint16_t* y = (const uint16_t*)vy;
+  const int64_t np = n & ~(int64_t)31;
+  double sumf = reduce_hadd(steps32(np, x, y, load_f16x8));
+  for (int64_t i = np; i < n; i++) sumf += (double)(h2f(x[i]) * h2f(y[i]));  // exact products
+  *s = (float)sumf;
 }
 
 void vec_dot_bf16(int64_t n, float* s, const void* vx, const void* vy) {
-  *s = dot_float(n, (const uint16_t*)vx, (const uint16_t*)vy, load_bf16x8, bf2f);
+  const uint16_t* x = (const uint16_t*)vx;
+  const uint16_t* y = (const uint16_t*)vy;
+  const int64_t np = n & ~(int64_t)31;
+  double sumf = hsum_f32x8(steps32(np, x, y, load_bf16x8));
+  for (int64_t i = np; i < n; i++) sumf += (double)(bf2f(x[i]) * bf2f(y[i]));  // exact products
+  *s = (float)sumf;
 }
 
 // ---- activation quantizers (bit-identical to quantize_q8_0_act / quantize_q8_1_act / quantize_q8_k_ref) --
@@ -495,18 +495,6 @@ void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx,
   for (int64_t r = 0; r < nr; r++) kDot(n, &s[r], (const uint8_t*)x + (size_t)r * bx, y);
 }
 
-template <typename K, VecDotFn kDot>
-void mm_tile_floats(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx, const void* y, size_t by, float* s,
-                    int64_t ss) {
-  if (n % 8 != 0 || nt < 4) {  // scalar tail, or decode (bandwidth-bound: one sequential stream is fastest)
-    for (int64_t t = 0; t < nt; t++)
-      for (int64_t r = 0; r < nr; r++)
-        kDot(n, &s[t * ss + r], (const uint8_t*)x + (size_t)r * bx, (const uint8_t*)y + (size_t)t * by);
-    return;
-  }
-  tile::tile_floats<3, 4, K>(n, nr, nt, x, bx, y, by, s, ss);
-}
-
 }  // namespace
 
 }  // namespace avx2
@@ -538,9 +526,7 @@ void init_avx2_kernels(CpuKernels& k) {
   k.mm_tile[(int)T::Q5_1] = avx2::mm_tile_blocks<tl::Q5_1x2, avx2::vec_dot_q5_1_q8_1>;
   k.mm_tile[(int)T::Q8_0] = avx2::mm_tile_blocks<tl::Q8_0x2, avx2::vec_dot_q8_0_q8_0>;
   k.mm_tile[(int)T::IQ4_NL] = avx2::mm_tile_blocks<tl::IQ4_NLx2, avx2::vec_dot_iq4_nl_q8_0>;
-  // Float tiles (tile::tile_floats, exact as well) measured no faster than vec_dot per output for
-  // F16 prompts on EPYC (2048x5632: 0.98x, 5632x2048: 0.89x at 128 tokens): not registered.
-  (void)avx2::mm_tile_floats<tl::F16x, avx2::vec_dot_f16>;
+  // (Float tiles measured no faster than vec_dot per output for F16 prompts on EPYC: none.)
 }
 
 }  // namespace llama4

@@ -30,21 +30,31 @@ static inline __m128 scales4(const BX* x, const BY* y) {
   return _mm_mul_ps(_mm_cvtph_ps(hx), _mm_cvtph_ps(hy));
 }
 
-// Runs blk(i, d, acc) over nb blocks, four at a time with four accumulators; d = broadcast dx*dy.
+// llama.cpp's order for the 32-element blocks: ONE accumulator, acc = fma(f32(dx) * f32(dy), q_i, acc) in block
+// order, where q(i) returns block i's eight converted integer lane sums (lane k = bytes 4k..4k+3). The scale
+// products are formed four at a time (one rounding each, as the scalar product).
 template <typename BX, typename BY, typename F>
-static inline __m256 blocks4_scaled(int64_t nb, const BX* x, const BY* y, F&& blk) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+static inline __m256 blocks1_scaled(int64_t nb, const BX* x, const BY* y, F&& q) {
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 3 < nb; i += 4) {
     const __m128 d4 = scales4(x + i, y + i);
     const __m256 d44 = _mm256_set_m128(d4, d4);
-    blk(i + 0, _mm256_permute_ps(d44, 0x00), a0);
-    blk(i + 1, _mm256_permute_ps(d44, 0x55), a1);
-    blk(i + 2, _mm256_permute_ps(d44, 0xAA), a2);
-    blk(i + 3, _mm256_permute_ps(d44, 0xFF), a3);
+    acc = _mm256_fmadd_ps(_mm256_permute_ps(d44, 0x00), q(i + 0), acc);
+    acc = _mm256_fmadd_ps(_mm256_permute_ps(d44, 0x55), q(i + 1), acc);
+    acc = _mm256_fmadd_ps(_mm256_permute_ps(d44, 0xAA), q(i + 2), acc);
+    acc = _mm256_fmadd_ps(_mm256_permute_ps(d44, 0xFF), q(i + 3), acc);
   }
-  for (; i < nb; i++) blk(i, _mm256_set1_ps(_cvtsh_ss(x[i].d) * _cvtsh_ss(y[i].d)), a0);
-  return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+  for (; i < nb; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * _cvtsh_ss(y[i].d)), q(i), acc);
+  return acc;
+}
+
+// Q4_1 / Q5_1 (llama.cpp): d = f32(dx) * f32(dy); summs = fma(f32(mx), f32(sy), summs) (its C code contracted).
+// px / py point at the (d, m) / (d, s) f16 pairs; returns d broadcast, updates summs (lane 0).
+static inline __m256 scale_and_min(const void* px, const void* py, __m128& summs) {
+  const __m128 a = h2f_pair(px), b = h2f_pair(py);
+  summs = _mm_fmadd_ss(_mm_movehdup_ps(a), _mm_movehdup_ps(b), summs);
+  return _mm256_broadcastss_ps(_mm_mul_ss(a, b));
 }
 
 static inline float hsum_f32x4(__m128 r) {
@@ -62,6 +72,24 @@ static inline int32_t hsum_i32x8(__m256i x) {
   r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
   r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0xB1));
   return _mm_cvtsi128_si32(r);
+}
+
+// IQ4_NL (llama.cpp): blocks in pairs, even ones into acc1, odd ones into acc2 (fma(dy*dx, q, acc)), hsum of
+// acc1 + acc2; an odd last block in scalar: sumf = fma(dy*dx, (float)Σ lanes, sumf). q(i): the int lane sums.
+template <typename BX, typename BY, typename F>
+static inline float pairs_then_scalar(int64_t nb, const BX* x, const BY* y, F&& q) {
+  __m256 a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 1 < nb; i += 2) {
+    a1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(y[i].d) * _cvtsh_ss(x[i].d)), _mm256_cvtepi32_ps(q(i)), a1);
+    a2 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(y[i + 1].d) * _cvtsh_ss(x[i + 1].d)), _mm256_cvtepi32_ps(q(i + 1)), a2);
+  }
+  float sumf = hsum_f32x8(_mm256_add_ps(a1, a2));
+  for (; i < nb; i++) {
+    const __m128 d = _mm_set_ss(_cvtsh_ss(y[i].d) * _cvtsh_ss(x[i].d));
+    sumf = _mm_cvtss_f32(_mm_fmadd_ss(d, _mm_set_ss((float)hsum_i32x8(q(i))), _mm_set_ss(sumf)));
+  }
+  return sumf;
 }
 
 // 16 packed bytes -> 32 bytes in element order of the legacy/IQ4 blocks: low nibbles (elements 0..15) in
@@ -104,6 +132,20 @@ static inline __m128i unpack_scales_mins_k4(const uint8_t* q) {
   const uint32_t m0 = a[1] & kmask1;
   const uint32_t m1 = ((a[2] >> 4) & kmask2) | (((a[1] >> 6) & kmask3) << 4);
   return _mm_setr_epi32((int)s0, (int)s1, (int)m0, (int)m1);
+}
+
+// Q4_K / Q5_K min terms as llama.cpp forms them: q8s[k] = bsum[2k] + bsum[2k+1] (k < 8), then four i32 lanes
+// m = mins[2m] * q8s[2m] + mins[2m+1] * q8s[2m+1] (sm: bytes 8..15 = the mins).
+static inline __m128i mins_k4(__m128i sm, const int16_t* bsums) {
+  const __m128i q8s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i*)bsums), _mm_loadu_si128((const __m128i*)bsums + 1));
+  return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), q8s);
+}
+// Q5_K: summs = fma(dmin, (float)Σ lanes, summs) (lane 0)
+static inline __m128 min_k5(__m128 summs, float dmin, __m128i sm, const int16_t* bsums) {
+  __m128i p = mins_k4(sm, bsums);
+  p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+  return _mm_fmadd_ss(_mm_set_ss(dmin), _mm_cvtepi32_ps(p), summs);
 }
 
 // Q3_K: 12 packed bytes -> sixteen signed scales (6-bit value minus 32), one per byte.
