@@ -58,6 +58,8 @@ const GOLDENS = [
   'tiny-llama-256.synthetic.golden.json',
   'tiny-llama-256-q4_k_m.synthetic.golden.json',
   'tiny-llama-256-q6_k.synthetic.golden.json',
+  'smollm2-135m-q4_1.golden.json',
+  'smollm2-135m-q4_1-chat.golden.json',
 ];
 
 describe('parity with llama.cpp goldens (F32 KV cache)', () => {

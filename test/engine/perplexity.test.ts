@@ -152,9 +152,11 @@ describe('perplexity against llama.cpp', () => {
     expect(relDiff(two.ppl, LLAMACPP_STORIES.c128_f32.running[1])).toBeLessThan(1e-3);
   });
 
-  // SmolLM2's logits still differ from llama.cpp's by up to ~0.5 in places (being fixed in the kernels);
-  // measured 2026-11-21: 2 chunks F16 KV 8.5295 vs 8.5105 (+0.22%), 8 chunks F16 10.0199 vs 9.9988 (+0.21%),
-  // 8 chunks F32 9.9749 vs 10.0227 (-0.48%). TODO: tighten to 1e-3 once the logits match.
+  // The reference numbers come from llama.cpp's zen4 CPU variant (this host), whose float order differs
+  // from the haswell variant our kernels follow bit for bit; on this model that moves single chunks by up
+  // to ~0.3% while the 8-chunk estimate agrees closely. Measured 2026-11-21 with the llama.cpp-order
+  // kernels: 8 chunks F16 KV 9.9995 vs 9.9988 (+0.007%), F32 KV 10.0186 vs 10.0227 (-0.04%);
+  // 2 chunks F16 8.5370 vs 8.5105 (+0.31%). The CI-sized check below runs 2 chunks.
   it('SmolLM2 Q4_1, 2 chunks of 512, F16 KV: close to llama.cpp', async () => {
     const m = await Model.load(model('real/SmolLM2-135M-Instruct.Q4_1.gguf'));
     const r = await perplexity(m, readFileSync(model('text/python-reference.txt'), 'utf8'), {
