@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { addon, type CacheType, type ModelInfo } from '../native/addon.js';
 import { Model, type Context } from './model.js';
+import { mulberry32 } from '../sampling/rng.js';
 import { resolveDepth, type DepthOptions } from './depth/policy.js';
 
 export interface BenchParams {
@@ -162,17 +163,8 @@ export function stdev(xs: number[]): number {
 // ----------------------------------------------------------------------------------------------------
 // the tests
 
-/** A small deterministic generator (mulberry32); llama-bench uses std::rand() unseeded, i.e. also fixed. */
-export function makeRng(seed = 1): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic benchmark tokens; llama-bench uses std::rand() unseeded, i.e. also fixed. */
+export const makeRng = (seed = 1): (() => number) => mulberry32(seed);
 
 export interface TestModel {
   nVocab: number;

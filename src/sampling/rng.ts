@@ -61,3 +61,18 @@ export function resolveSeed(seed: number): number {
   if ((seed >>> 0) !== DEFAULT_SEED) return seed >>> 0;
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/**
+ * A small fast deterministic generator (mulberry32) for benchmark tokens, calibration sampling and tests;
+ * returns floats in [0, 1). Not for sampling tokens (that is Mt19937, llama.cpp's generator).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

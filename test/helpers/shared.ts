@@ -27,14 +27,5 @@ export function allGgufFiles(): string[] {
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32) for fuzzing offsets. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG for fuzzing offsets and test data. */
+export { mulberry32 as rng } from '../../src/sampling/rng.js';

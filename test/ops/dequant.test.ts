@@ -3,6 +3,7 @@
 // transcription of the spec formulas, evaluated with float32 rounding (Math.fround) in ggml's order.
 import { describe, it, expect } from 'vitest';
 import { addon } from '../../src/native/addon.js';
+import { mulberry32 as rng } from '../../src/sampling/rng.js';
 
 const T = {
   F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q8_1: 9,
@@ -91,17 +92,6 @@ function deq(type: number, bytes: Uint8Array, n: number): number[] {
   return Array.from(addon().dequantize(type, bytes, n));
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = rng(seed);

@@ -5,6 +5,7 @@
 // quantizers must be bit-identical. ISAs this CPU lacks are skipped (and reported); 'scalar' is always there.
 import { describe, it, expect } from 'vitest';
 import { addon } from '../../src/native/addon.js';
+import { mulberry32 } from '../../src/sampling/rng.js';
 
 const T = {
   F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q8_1: 9,
@@ -22,16 +23,6 @@ if (skipped.length > 0) {
 
 // ---- deterministic random numbers ------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussians(n: number, r: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);

@@ -4,21 +4,12 @@
 // Every level is also bit-identical to the scalar reference kernel (all follow llama.cpp's AVX2 order).
 import { describe, it, expect } from 'vitest';
 import { addon } from '../../src/native/addon.js';
+import { mulberry32 } from '../../src/sampling/rng.js';
 
 const a = addon();
 const isas = a.kernelIsas();
 const simdIsas = isas.filter((i) => i !== 'scalar');
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussians(n: number, r: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);

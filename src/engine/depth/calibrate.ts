@@ -13,6 +13,7 @@
 import type { DepthPolicy, NativeDepthGates } from '../../native/addon.js';
 import { writeDepthGates, type GateTensor } from './adapter.js';
 import { fitLogistic } from './logistic.js';
+import { mulberry32 } from '../../sampling/rng.js';
 import type { Context, Model } from '../model.js';
 
 export interface CalibrateOptions {
@@ -61,17 +62,7 @@ export interface CalibrationReport {
   seconds: number;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 export function chunkTokens(tokens: number[], nCtx: number, bos: number | null): number[][] {
   const out: number[][] = [];
