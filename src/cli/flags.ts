@@ -120,6 +120,7 @@ export function addDepthFlags(cmd: Command): Command {
     .option('--depth-gates <file>', "depth-gate adapter from 'llama4 calibrate' ('model': gates inside the model file)")
     .option('--depth-threshold <p>', 'override the calibrated gate threshold (a probability; higher skips more)', floatArg(0, 1))
     .option('--depth-prefill', 'also gate prompt processing (default: prompts run at full depth)')
+    .option('--depth-shared <p>', 'MoE blocks with a shared expert: below the threshold but at least p, run the shared expert only', floatArg(0, 1))
     .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks: fill (computed anyway) or skip (not written; saves memory)').choices(['fill', 'skip']).default('fill'))
     .option('--drop-layers <list>', 'static baseline: always skip these blocks (comma list)', listArg)
     .option('--drop-auto <r>', 'static baseline: skip this fraction of blocks, lowest block influence first (ShortGPT)', floatArg(0, 0.99));
@@ -135,6 +136,7 @@ export interface DepthFlags {
   depthGates?: string;
   depthThreshold?: number;
   depthPrefill?: boolean;
+  depthShared?: number;
   depthKv: 'fill' | 'skip';
   dropLayers?: number[];
   dropAuto?: number;
@@ -145,6 +147,7 @@ export function depthOptions(f: DepthFlags): DepthOptions {
     gates: f.depthGates,
     threshold: f.depthThreshold,
     prefill: f.depthPrefill ?? false,
+    sharedThreshold: f.depthShared,
     kv: f.depthKv,
     dropLayers: f.dropLayers,
     dropAuto: f.dropAuto,

@@ -50,6 +50,8 @@ export function sparsityLines(ctx: Context, decodeTokens: number): string {
     out +=
       `llama4: depth: ${d.blocksPerToken.toFixed(2)} of ${info.nLayer} blocks per routed token (${d.routedTokens} tokens), ` +
       `skip rate per block (%): ${d.skipPerBlock.map((s) => Math.round(s * 100)).join(' ')}\n`;
+    const shared = st.blockSharedOnly.reduce((a, b) => a + b, 0);
+    if (shared > 0) out += `llama4: depth: ${shared} MoE block runs used the shared expert only\n`;
   }
   if (info.nExpert > 0 && decodeTokens > 0) {
     out += `llama4: width: ${info.nExpertUsed} of ${info.nExpert} experts per MoE block, ${(st.expertEvals / st.tokens).toFixed(2)} expert FFNs per token over all blocks\n`;

@@ -190,6 +190,11 @@ export interface DepthPolicy {
   kv?: 'fill' | 'skip';
   /** blocks always skipped (static removal baseline) */
   drop?: number[];
+  /**
+   * MoE blocks with a shared expert (Llama 4): a token whose gate is below the threshold but at least
+   * this runs attention and the shared expert only (routed experts skipped). Unset: two-way decisions.
+   */
+  sharedThreshold?: number;
 }
 
 export interface DecodeStats {
@@ -202,6 +207,8 @@ export interface DecodeStats {
   /** per block: token evaluations that ran / skipped it (routed tokens only) */
   blockRuns: number[];
   blockSkips: number[];
+  /** MoE blocks: runs that used the shared expert only */
+  blockSharedOnly: number[];
   kvBytesUsed: number;
 }
 

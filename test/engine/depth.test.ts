@@ -134,6 +134,33 @@ describe('depth gates', () => {
     }
   });
 
+  it('MoE blocks with a shared expert can run the shared expert only (three-way decisions)', async () => {
+    // block 1 is MoE (interleave step 2): gate p = sigmoid(0) = 0.5, below tau 0.6 but above 0.4
+    const g = await gates('shared', { 1: { b: 0 }, 2: { b: 20 } }, 0.6);
+    const full = m.createContext({ nCtx: 64, typeK: 'f32', typeV: 'f32' });
+    const shared = m.createContext({ nCtx: 64, typeK: 'f32', typeV: 'f32' });
+    const skip = m.createContext({ nCtx: 64, typeK: 'f32', typeV: 'f32' });
+    full.setDepthPolicy({ gates: g, threshold: 0.4 });
+    shared.setDepthPolicy({ gates: g, sharedThreshold: 0.4 });
+    skip.setDepthPolicy({ gates: g });
+    for (const c of [full, shared, skip]) {
+      await c.evaluate(prompt.slice(0, 8));
+      c.resetStats();
+    }
+    const a = await decodeAll(full, prompt.slice(8, 12));
+    const b = await decodeAll(shared, prompt.slice(8, 12));
+    const c = await decodeAll(skip, prompt.slice(8, 12));
+    const sf = full.stats(), ss = shared.stats(), sk = skip.stats();
+    expect(ss.blockRuns).toEqual([4, 4, 4, 4]);
+    expect(ss.blockSharedOnly).toEqual([0, 4, 0, 0]);
+    expect(sk.blockSkips).toEqual([0, 4, 0, 0]);
+    // routed experts: two MoE blocks (1 and 3), top-1: 8 evaluations when all run, 4 with block 1 shared-only
+    expect(sf.expertEvals).toBe(8);
+    expect(ss.expertEvals).toBe(4);
+    expect(maxDiff(a[3], b[3])).toBeGreaterThan(1e-4);
+    expect(maxDiff(b[3], c[3])).toBeGreaterThan(1e-4);
+  });
+
   it('static drop removes blocks for decode tokens', async () => {
     const ctx = m.createContext({ nCtx: 64 });
     ctx.setDepthPolicy({ drop: [1, 2] });

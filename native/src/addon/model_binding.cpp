@@ -192,6 +192,8 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
         }
         Napi::Value th = o.Get("threshold");
         if (th.IsNumber()) p.threshold = th.As<Napi::Number>().FloatValue();
+        Napi::Value sh = o.Get("sharedThreshold");
+        if (sh.IsNumber()) p.shared_threshold = sh.As<Napi::Number>().FloatValue();
         p.prefill = o.Get("prefill").ToBoolean();
         Napi::Value kv = o.Get("kv");
         if (kv.IsString()) {
@@ -229,6 +231,9 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     }
     o.Set("blockRuns", runs);
     o.Set("blockSkips", skips);
+    Napi::Array shared = Napi::Array::New(env, st.block_shared_only.size());
+    for (size_t i = 0; i < st.block_shared_only.size(); i++) shared.Set((uint32_t)i, (double)st.block_shared_only[i]);
+    o.Set("blockSharedOnly", shared);
     o.Set("kvBytesUsed", (double)ctx->kv().bytes_used());
     return o;
   }

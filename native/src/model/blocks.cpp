@@ -55,11 +55,22 @@ bool Blocks::route(uint32_t il) {
     tau = depth_->threshold >= 0 ? depth_->threshold : g->threshold >= 0 ? g->threshold : depth_->gates->threshold;
   }
   const bool dropped = depth_ && !edge && !depth_->drop.empty() && depth_->drop[il];
+  // three-way decisions on MoE blocks with a shared expert: full / shared expert only / skip
+  const bool three_way = g && depth_->shared_threshold >= 0 && hp_.arch == Arch::Llama4 && hp_.layer_is_moe(il);
+  shared_only_.clear();
+  uint64_t n_shared = 0;
   for (int64_t t = 0; t < n_; t++) {
-    bool run = !dropped;
-    if (run && g) run = depth_gate_prob(*g, &s.xn[t * E], E) >= tau;
-    if (run) act_.push_back((int32_t)t);
+    bool run = !dropped, so = false;
+    if (run && g) {
+      const float p = depth_gate_prob(*g, &s.xn[t * E], E);
+      run = p >= tau;
+      if (!run && three_way && p >= depth_->shared_threshold) run = so = true;
+    }
+    if (!run) continue;
+    act_.push_back((int32_t)t);
+    if (three_way) shared_only_.push_back(so), n_shared += so;
   }
+  if (n_shared == 0) shared_only_.clear();
   all_ = (int64_t)act_.size() == n_;
   if (BlockTaps* tp = c_.taps_) {
     h_in_.assign(s.x.begin(), s.x.begin() + n_ * E);
@@ -68,6 +79,7 @@ bool Blocks::route(uint32_t il) {
   if (depth_) {
     c_.stats_.block_runs[il] += act_.size();
     c_.stats_.block_skips[il] += (uint64_t)(n_ - (int64_t)act_.size());
+    c_.stats_.block_shared_only[il] += n_shared;
   }
   return !act_.empty();
 }
@@ -270,7 +282,8 @@ static void run_experts(Context& c, Blocks& b, const LayerWeights& L, const int3
                                                                               const WeightView&, const float*, int64_t, float*)>& ffn) {
   const int64_t n_expert = L.ffn_gate_exps.ne[2];
   std::vector<std::vector<int64_t>> groups((size_t)n_expert);
-  for (int64_t i = 0; i < n * k; i++) groups[(size_t)sel[i]].push_back(i);
+  for (int64_t i = 0; i < n * k; i++)
+    if (sel[i] >= 0) groups[(size_t)sel[i]].push_back(i);  // -1: no routed expert (shared expert only)
   std::vector<float> out_rows;
   for (int64_t e = 0; e < n_expert; e++) {
     const auto& g = groups[(size_t)e];
@@ -347,15 +360,18 @@ void Blocks::moe_sigmoid_shared(uint32_t il) {
     const float* lg = &s.router[t * X];
     top_k(lg, X, K, &sel[t * K]);  // selection on raw logits
     for (int64_t j = 0; j < K; j++) w[t * K + j] = sigmoidf(lg[sel[t * K + j]]);
+    if (!shared_only_.empty() && shared_only_[t])
+      for (int64_t j = 0; j < K; j++) sel[t * K + j] = -1;  // depth gate: shared expert only
   }
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
     swiglu_ffn(g, u, d, in, rows, out);
   };
-  c_.stats_.expert_evals += (uint64_t)(n * K);
+  for (int64_t i = 0; i < n * K; i++) c_.stats_.expert_evals += sel[i] >= 0;
   run_experts(c_, *this, L, sel.data(), w.data(), n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // shared expert on the unscaled normed input
   swiglu_ffn(L.ffn_gate_shexp.view(), L.ffn_up_shexp.view(), L.ffn_down_shexp.view(), s.xn.data(), n, s.proj.data());
   for (int64_t t = 0; t < n; t++) {
+    if (!shared_only_.empty() && shared_only_[t]) continue;  // the shared expert's output alone
     float* acc = &s.moe_out[t * K * E];  // slot 0 accumulates the routed outputs
     for (int64_t j = 1; j < K; j++) vec_add(acc, &s.moe_out[(t * K + j) * E], E);
     float* sh = &s.proj[t * E];

@@ -58,6 +58,7 @@ class Blocks {
   const DepthPolicy* depth_ = nullptr;
   bool sequential_ = false;
   std::vector<int32_t> act_;  // tokens running the current block, in batch order
+  std::vector<uint8_t> shared_only_;  // per running token: MoE block with the shared expert only (empty: none)
   bool all_ = true;           // act_ is every token
   std::vector<float> h_in_;   // residual stream entering the block (taps only)
   struct ActSlot {

@@ -72,6 +72,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   logits_last_.resize(hp.n_vocab);
   stats_.block_runs.assign(hp.n_layer, 0);
   stats_.block_skips.assign(hp.n_layer, 0);
+  stats_.block_shared_only.assign(hp.n_layer, 0);
   s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(params_.n_ctx + hp.n_embd_head_k + 16));
 }
 
@@ -85,6 +86,7 @@ void Context::set_depth_policy(const DepthPolicy& p) {
   if (!p.drop.empty() && p.drop.size() != L) LLAMA4_THROW("drop list has %zu entries, the model has %u blocks", p.drop.size(), L);
   if (p.gates && p.gates->layers.size() != L) LLAMA4_THROW("depth gates are for %zu blocks, the model has %u", p.gates->layers.size(), L);
   if (p.threshold > 1.0f) LLAMA4_THROW("depth threshold %g is not a probability in [0, 1]", p.threshold);
+  if (p.shared_threshold > 1.0f) LLAMA4_THROW("shared-expert threshold %g is not a probability in [0, 1]", p.shared_threshold);
   const bool sparse = p.kv == KvSkipMode::Skip && p.active();
   if (sparse != kv_.sparse()) {
     if (n_past_ > 0) LLAMA4_THROW("the KV mode of depth gating (--depth-kv) can only change while the context is empty");
@@ -111,6 +113,7 @@ void Context::reset_stats() {
   stats_ = DecodeStats{};
   stats_.block_runs.assign(model_->hp.n_layer, 0);
   stats_.block_skips.assign(model_->hp.n_layer, 0);
+  stats_.block_shared_only.assign(model_->hp.n_layer, 0);
 }
 
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,

@@ -38,6 +38,7 @@ struct DecodeStats {
   // depth sparsity: per block, how many token-block evaluations ran / were skipped, and how many tokens
   // went through a depth decision at all (decode tokens, or prompt tokens with --depth-prefill)
   std::vector<uint64_t> block_runs, block_skips;
+  std::vector<uint64_t> block_shared_only;  // MoE blocks: runs that skipped the routed experts
   uint64_t routed_tokens = 0;
   uint64_t expert_evals = 0;  // routed (token, expert) FFN evaluations
 };

@@ -39,6 +39,9 @@ struct DepthPolicy {
   bool prefill = false;                     // also gate prompt batches (default: full depth)
   KvSkipMode kv = KvSkipMode::Fill;         // KV of skipped blocks: still computed (fill) or not written (skip)
   std::vector<uint8_t> drop;                // static removal: 1 = block always skipped (ShortGPT baseline)
+  // MoE blocks with a shared expert: a token whose gate is below tau but at least this runs the block's
+  // attention and shared expert only, skipping the routed experts (< 0: off, two-way decisions)
+  float shared_threshold = -1.0f;
   bool active() const { return gates != nullptr || !drop.empty(); }
 };
 

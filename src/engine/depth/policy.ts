@@ -10,6 +10,8 @@ export interface DepthOptions {
   /** adapter GGUF with gates; 'model' = gates inside the model file */
   gates?: string;
   threshold?: number;
+  /** MoE blocks with a shared expert: the "shared expert only" band starts at this gate probability */
+  sharedThreshold?: number;
   prefill?: boolean;
   kv?: 'fill' | 'skip';
   /** blocks to drop statically */
@@ -72,6 +74,10 @@ export async function resolveDepth(model: Model, o: DepthOptions, influenceText?
   const policy: DepthPolicy = { kv: o.kv ?? 'fill', prefill: o.prefill ?? false };
   if (gates) policy.gates = gates;
   if (o.threshold !== undefined) policy.threshold = o.threshold;
+  if (o.sharedThreshold !== undefined) {
+    if (!gates) throw new Error('--depth-shared needs --depth-gates');
+    policy.sharedThreshold = o.sharedThreshold;
+  }
   if (dropped.length) policy.drop = dropped;
   return { policy, dropped, influenceSource };
 }
