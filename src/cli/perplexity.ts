@@ -17,6 +17,7 @@ import {
   type ContextFlags,
   type DepthFlags,
 } from './flags.js';
+import { withProcessIo, type CommandIo } from './io.js';
 
 export interface PerplexityFlags extends ContextFlags, DepthFlags {
   compareDense?: boolean;
@@ -27,11 +28,7 @@ export interface PerplexityFlags extends ContextFlags, DepthFlags {
   json?: boolean;
 }
 
-export interface PerplexityIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  signal?: AbortSignal;
-}
+export type PerplexityIo = CommandIo;
 
 export interface PerplexityReport extends PerplexityResult {
   model: string;
@@ -108,17 +105,6 @@ export function registerPerplexity(program: Command): void {
   cmd.option('--compare-dense', 'also evaluate densely and report top-1 agreement and KL of the gated run');
   cmd.addHelpText('after', `\nFor perplexity, -c is the chunk size (default ${DEFAULT_PPL_CTX}).`);
   cmd.action(async (flags: PerplexityFlags) => {
-    const ac = new AbortController();
-    const onSigint = () => ac.abort();
-    process.once('SIGINT', onSigint);
-    try {
-      await runPerplexity(flags, {
-        out: (s) => process.stdout.write(s),
-        err: (s) => process.stderr.write(s),
-        signal: ac.signal,
-      });
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    await withProcessIo((io) => runPerplexity(flags, io));
   });
 }

@@ -22,6 +22,7 @@ import {
   type DepthFlags,
   type SamplingFlags,
 } from './flags.js';
+import { withProcessIo, type CommandIo } from './io.js';
 
 export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags {
   model: string;
@@ -32,11 +33,7 @@ export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags {
   depthExact?: boolean;
 }
 
-export interface RunIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  signal?: AbortSignal;
-}
+export type RunIo = CommandIo;
 
 const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0).toFixed(2);
 
@@ -114,17 +111,6 @@ export function registerRun(program: Command): void {
   addDepthFlags(cmd);
   cmd.option('--depth-exact', 'self-speculative decoding: gated drafts verified at full depth; output identical to dense greedy');
   cmd.action(async (flags: RunFlags) => {
-    const ac = new AbortController();
-    const onSigint = () => ac.abort();
-    process.once('SIGINT', onSigint);
-    try {
-      await runCompletion(flags, {
-        out: (s) => process.stdout.write(s),
-        err: (s) => process.stderr.write(s),
-        signal: ac.signal,
-      });
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    await withProcessIo((io) => runCompletion(flags, io));
   });
 }
