@@ -104,3 +104,25 @@ describe.each(TYPES)('matmul $name', (t) => {
     }
   });
 });
+
+// Decode (one token) runs the multi-row mat-vec kernels: every row-group size (6 / 4 / 3 / 2 / 1 rows,
+// chosen from the row size) and remainder, short and long rows, must equal one vec_dot per row exactly.
+describe.each(TYPES)('$name multi-row mat-vec (decode)', (t) => {
+  it('is bit-identical to vec_dot per row for every row count and row size', () => {
+    const r = mulberry32(99 + t.id);
+    const u = t.block === 1 ? 32 : t.block;
+    const lens = t.block === 256 ? [u, u * 3, u * 23] : [u, u * 3, u * 7, u * 161, u * 353];
+    if (t.block === 1) lens.push(40, 4000);
+    for (const isa of isas)
+      for (const n of lens)
+        for (const rows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 17, 23, 48]) {
+          if (n * rows > 400000) continue;
+          const w = weights(t, n, rows, r);
+          const x = gaussians(n, r, 3);
+          const ref = a.matmulKernel(t.id, w, x, 1, isa, 1, true);
+          for (const threads of [1, 2])
+            expect(a.matmulKernel(t.id, w, x, 1, isa, threads, false), `${t.name} ${isa} n=${n} rows=${rows} t=${threads}`).toEqual(ref);
+          if (isa !== 'scalar') expect(ref, `${t.name} ${isa} vs scalar n=${n} rows=${rows}`).toEqual(a.matmulKernel(t.id, w, x, 1, 'scalar', 1, true));
+        }
+  });
+});

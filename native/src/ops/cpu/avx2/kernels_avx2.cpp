@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ops/blocks.h"
+#include "ops/cpu/avx2/matvec_avx2.h"
 #include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/cpu/avx2/tile_avx2.h"
 #include "ops/cpu/kernels.h"
@@ -481,10 +482,8 @@ void quantize_q8_k(const float* x, void* dst, int64_t n) {
 
 namespace {
 
-// Decode (one token): one vec_dot per row. Measured (EPYC, weights streamed from DRAM): a single
-// sequential weight stream runs at ~28 GB/s, 2-4 interleaved row streams (the multi-row micro-kernel, with
-// or without software prefetch) at 16-20 GB/s, which cancels the shared activation loads.
-// Prompts: 4 rows x 2 tokens per micro-kernel (16 registers).
+// Decode (one token): the multi-row mat-vec of matvec_avx2.h (rows' chains interleaved, next row group
+// prefetched linearly; up to 4 rows: 16 ymm registers). Prompts: 4 rows x 2 tokens per micro-kernel.
 template <typename K, VecDotFn kDot>
 void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx, const void* y, size_t by, float* s,
                     int64_t ss) {
@@ -492,7 +491,7 @@ void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx,
     tile::tile_blocks<4, 2, K>(n, nr, nt, x, bx, y, by, s, ss);
     return;
   }
-  for (int64_t r = 0; r < nr; r++) kDot(n, &s[r], (const uint8_t*)x + (size_t)r * bx, y);
+  mv::matvec<K, K::kMin ? 3 : 4>(n, nr, x, bx, y, s);
 }
 
 }  // namespace

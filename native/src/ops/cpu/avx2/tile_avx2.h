@@ -119,9 +119,11 @@ struct Q4_0x2 {
     const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
     return {q, _mm256_maddubs_epi16(_mm256_set1_epi8(8), q)};
   }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const {
+    return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(x, y.q), y.o), _mm256_set1_epi16(1));
+  }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(x, y.q), y.o);
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 
@@ -138,9 +140,11 @@ struct Q5_0x2 {
     const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
     return {q, _mm256_maddubs_epi16(_mm256_set1_epi8(0x10), q)};
   }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const {
+    return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(x, y.q), y.o), _mm256_set1_epi16(1));
+  }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(x, y.q), y.o);
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 
@@ -151,6 +155,7 @@ struct Q4_1x2 {
   using YV = __m256i;
   LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const { return nibbles_32(((const block_q4_1*)row)[i].qs); }
   LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_1*)row)[i].qs); }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return dot_u8i8(x, y); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
     return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(dot_u8i8(x, y)), acc);
   }
@@ -166,6 +171,7 @@ struct Q5_1x2 {
     return _mm256_or_si256(nibbles_32(b.qs), _mm256_and_si256(bits_to_bytes_32(b.qh), _mm256_set1_epi8(0x10)));
   }
   LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_1*)row)[i].qs); }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return dot_u8i8(x, y); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
     return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(dot_u8i8(x, y)), acc);
   }
@@ -183,8 +189,9 @@ struct Q8_0x2 {
     return {_mm256_sign_epi8(x, x), x};
   }
   LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs); }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return dot_u8i8(x.a, _mm256_sign_epi8(y, x.s)); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(dot_u8i8(x.a, _mm256_sign_epi8(y, x.s))), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 

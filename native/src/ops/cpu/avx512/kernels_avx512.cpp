@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "ops/blocks.h"
+#include "ops/cpu/avx2/matvec_avx2.h"
 #include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/cpu/avx2/tile_avx2.h"
 #include "ops/cpu/kernels.h"
@@ -189,8 +190,9 @@ struct Q4_0v {
     const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
     return {q, neg_dpbusd_const(q, 8)};
   }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return _mm256_dpbusd_epi32(y.o, x, y.q); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 struct Q5_0v {
@@ -206,8 +208,9 @@ struct Q5_0v {
     const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
     return {q, neg_dpbusd_const(q, 16)};
   }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return _mm256_dpbusd_epi32(y.o, x, y.q); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 struct Q4_1v {
@@ -217,8 +220,9 @@ struct Q4_1v {
   using YV = __m256i;
   LLAMA4_INLINE XV px(const uint8_t* row, int64_t i) const { return nibbles_32(((const block_q4_1*)row)[i].qs); }
   LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_1*)row)[i].qs); }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 struct Q5_1v {
@@ -231,8 +235,9 @@ struct Q5_1v {
     return _mm256_or_si256(nibbles_32(b.qs), _mm256_and_si256(bits_to_bytes_32(b.qh), _mm256_set1_epi8(0x10)));
   }
   LLAMA4_INLINE YV py(const uint8_t* row, int64_t i) const { return _mm256_loadu_si256((const __m256i*)((const block_q8_1*)row)[i].qs); }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 // signed x: xu = x ^ 0x80 = x + 128 as u8
@@ -248,8 +253,9 @@ struct Q8_0v {
     const __m256i q = _mm256_loadu_si256((const __m256i*)((const block_q8_0*)row)[i].qs);
     return {q, neg_dpbusd_const(q, (char)0x80)};
   }
+  LLAMA4_INLINE __m256i lanes(const XV& x, const YV& y) const { return _mm256_dpbusd_epi32(y.o, x, y.q); }
   LLAMA4_INLINE __m256 update(__m256 acc, const XV& x, const YV& y, const float* d) const {
-    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(y.o, x, y.q)), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(d), _mm256_cvtepi32_ps(lanes(x, y)), acc);
   }
 };
 struct IQ4_NLv {
@@ -272,7 +278,7 @@ struct IQ4_NLv {
   }
 };
 
-// Decode (one token): one vec_dot per row (one sequential weight stream; see the AVX2 file). Prompts:
+// Decode (one token): the multi-row mat-vec of matvec_avx2.h, up to 6 rows interleaved. Prompts:
 // 4 rows x 4 tokens per micro-kernel (32 vector registers); 2-3 tokens: 4 rows x 1 token.
 template <typename K, VecDotFn kDot>
 void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx, const void* y, size_t by, float* s,
@@ -280,7 +286,7 @@ void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx,
   if (nt >= 4) tl::tile_blocks<4, 4, K>(n, nr, nt, x, bx, y, by, s, ss);
   else if (nt >= 2) tl::tile_blocks<4, 1, K>(n, nr, nt, x, bx, y, by, s, ss);
   else
-    for (int64_t r = 0; r < nr; r++) kDot(n, &s[r], (const uint8_t*)x + (size_t)r * bx, y);
+    mv::matvec<K, 6>(n, nr, x, bx, y, s);
 }
 
 }  // namespace
