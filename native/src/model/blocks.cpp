@@ -188,6 +188,7 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   const KvCache& kv = c_.kv_;
   const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
   const size_t v_stride = kv.v_row_bytes(il);
+  const size_t k_stride = (size_t)(kv.k_row(il, 1) - kv.k_row(il, 0));  // bytes per cell
   const int64_t na = (int64_t)act_.size();
   // llama.cpp sums a batch's attention in another order than a single token's; gated passes (and
   // callers that ask for it) use the single-token order so a batch equals its tokens run one by one
@@ -213,15 +214,13 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     const float* q = &s.q[(r * nh + h) * hd];
     for (int64_t d = 0; d < hd; d++) qv[d] = k16 ? t16[fp32_to_fp16(q[d])] : q[d];
     float mx = -INFINITY;
-    for (int64_t c = g0; c < g1; c++) {
-      if (c < lo || c >= hi) {
-        scores[c - g0] = -INFINITY;
-        continue;
-      }
-      const uint8_t* kr = kv.k_row(il, (uint32_t)c);
-      const float kq =
-          k16 ? dot_f16((const uint16_t*)kr + kvh * hd, qv, hd, batched) : dot_f32((const float*)kr + kvh * hd, qv, hd);
-      const float sc = kq * kq_scale;
+    for (int64_t c = g0; c < lo; c++) scores[c - g0] = -INFINITY;
+    for (int64_t c = hi; c < g1; c++) scores[c - g0] = -INFINITY;
+    // kq for the visible cells (dot_f32 / dot_f16 per cell; consecutive cells are k_stride bytes apart)
+    dot_rows(kv.k_row(il, (uint32_t)lo) + (size_t)kvh * hd * (k16 ? 2 : 4), k_stride, k16, n_keys, qv, hd, batched,
+             scores + (lo - g0));
+    for (int64_t c = lo; c < hi; c++) {
+      const float sc = scores[c - g0] * kq_scale;
       scores[c - g0] = sc;
       mx = std::max(mx, sc);
     }

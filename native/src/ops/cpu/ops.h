@@ -57,6 +57,10 @@ double soft_max_exp(const float* x, float* y, int64_t n, float max);
 // converted to a contiguous f16 copy, which llamafile's tinyBLAS takes) one 8-lane accumulator when n % 8 == 0.
 float dot_f32(const float* x, const float* y, int64_t n);
 float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas);
+// out[i] = dot_f16 (f16) or dot_f32 of row i (at rows + i * stride bytes) with y, for i < n_rows: exactly the
+// values of n_rows separate calls (the AVX2 version works on several rows at once).
+void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, const float* y, int64_t n, bool tinyblas,
+              float* out);
 
 // out[d] = sum_j p[j] * row_j[d], d < dim, for n rows starting at the cache cell first_cell; row j is at
 // rows + j * stride bytes (f32, or f16 when f16). This is llama.cpp's kqv = V^T·p matmul over the cache:
