@@ -188,14 +188,14 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   const KvCache& kv = c_.kv_;
   const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
   const size_t v_stride = kv.v_row_bytes(il);
-  const size_t k_stride = (size_t)(kv.k_row(il, 1) - kv.k_row(il, 0));  // bytes per cell
+  const size_t k_stride = kv.k_row_bytes(il);
   const int64_t na = (int64_t)act_.size();
   // llama.cpp sums a batch's attention in another order than a single token's; gated passes (and
   // callers that ask for it) use the single-token order so a batch equals its tokens run one by one
   const bool batched = n_ > 1 && !sequential_;
   const float* t16 = fp16_table();
   auto& s = c_.s_;
-  c_.pool_.parallel_for(na * nh, [&](int64_t task, int thread) {
+  auto body = [&](int64_t task, int thread) {
     const int64_t r = task / nh, h = task % nh, kvh = h / gqa;
     const int64_t p = pos_[act_[r]];
     // visible cells [lo, hi): positions in the query's chunk up to itself (dense layout: cell = position)
@@ -234,7 +234,14 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     float* out = &s.attn[(r * nh + h) * hdv];
     const uint8_t* v0 = kv.v_row(il, (uint32_t)lo) + (size_t)kvh * hdv * (v16 ? 2 : 4);
     weighted_rows(pv, v0, v_stride, v16, lo, n_keys, hdv, !batched, acc.data(), out);
-  });
+  };
+  // A short context with few heads is less work than waking the other threads: run it here.
+  const int64_t keys = (int64_t)pos_[act_[na - 1]] + 1;
+  if (na * nh * keys * (hd + hdv) < (1 << 16)) {
+    for (int64_t task = 0; task < na * nh; task++) body(task, 0);
+  } else {
+    c_.pool_.parallel_for(na * nh, body);
+  }
 }
 
 void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,

@@ -43,6 +43,7 @@ class KvCache {
   void cell_range(uint32_t il, int64_t lo, int64_t hi, uint32_t* c0, uint32_t* c1) const;
   const uint8_t* k_row(uint32_t il, uint32_t c) const { return k_[il].data() + (size_t)c * k_row_bytes_[il]; }
   const uint8_t* v_row(uint32_t il, uint32_t c) const { return v_[il].data() + (size_t)c * v_row_bytes_[il]; }
+  size_t k_row_bytes(uint32_t il) const { return k_row_bytes_[il]; }
   size_t v_row_bytes(uint32_t il) const { return v_row_bytes_[il]; }
 
  private:

@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace llama4 {
@@ -29,7 +30,8 @@ class ThreadPool {
       for (int64_t i = 0; i < n_tasks; i++) fn(i, 0);
       return;
     }
-    run(n_tasks, [](void* ctx, int64_t task, int thread) { (*static_cast<F*>(ctx))(task, thread); }, &fn);
+    using Fn = std::remove_reference_t<F>;
+    run(n_tasks, [](void* ctx, int64_t task, int thread) { (*static_cast<Fn*>(ctx))(task, thread); }, (void*)&fn);
   }
 
  private:
