@@ -16,8 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gaussian, planTensors, readVocab, resolveSpec, vocabPath, type ModelSpec, type TensorPlan } from './lib/model-gen.js';
-import { keyName } from '../src/gguf/names.js';
+import { gaussian, planTensors, readVocab, resolveSpec, setModelMetadata, vocabPath, type ModelSpec, type TensorPlan } from './lib/model-gen.js';
 import { GgufWriter } from '../src/gguf/writer.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -92,31 +91,11 @@ function tensorValues(s: ModelSpec, t: TensorPlan): Float32Array {
   return out;
 }
 
-/** Same metadata as scripts/lib/model-gen.ts generateModel (llama4 branch), weights from plan(). */
+/** The generator's metadata (setModelMetadata), weights from plan(). */
 async function writeModel(s: ModelSpec, out: string): Promise<Map<string, Float32Array>> {
   const { kvs: vocab, nVocab } = await readVocab(vocabPath(s.vocab));
-  const a = s.arch;
   const w = new GgufWriter();
-  w.set(keyName('GENERAL_ARCHITECTURE'), a, 'str');
-  w.set(keyName('GENERAL_NAME'), s.name, 'str');
-  w.set(keyName('GENERAL_FILE_TYPE'), 0, 'u32');
-  w.set(keyName('CONTEXT_LENGTH', a), s.ctx, 'u32');
-  w.set(keyName('EMBEDDING_LENGTH', a), s.embd, 'u32');
-  w.set(keyName('BLOCK_COUNT', a), s.layers, 'u32');
-  w.set(keyName('FEED_FORWARD_LENGTH', a), s.ff, 'u32');
-  w.set(keyName('ATTN_HEAD_COUNT', a), s.heads, 'u32');
-  w.set(keyName('ATTN_HEAD_COUNT_KV', a), s.kvHeads, 'u32');
-  w.set(keyName('ATTN_KEY_LENGTH', a), s.headDim, 'u32');
-  w.set(keyName('ATTN_VALUE_LENGTH', a), s.headDim, 'u32');
-  w.set(keyName('ATTN_LAYERNORM_RMS_EPS', a), s.rmsEps, 'f32');
-  w.set(keyName('ROPE_DIMENSION_COUNT', a), s.headDim, 'u32');
-  w.set(keyName('ROPE_FREQ_BASE', a), s.ropeTheta, 'f32');
-  w.set(keyName('VOCAB_SIZE', a), nVocab, 'u32');
-  w.set(keyName('EXPERT_COUNT', a), s.experts, 'u32');
-  w.set(keyName('EXPERT_USED_COUNT', a), s.expertsUsed, 'u32');
-  w.set(keyName('EXPERT_FEED_FORWARD_LENGTH', a), s.ffExp, 'u32');
-  w.set(keyName('INTERLEAVE_MOE_LAYER_STEP', a), s.moeStep, 'u32');
-  for (const kv of vocab) w.set(kv.key, kv.value, kv.type);
+  setModelMetadata(w, s, vocab, nVocab);
   const weights = new Map<string, Float32Array>();
   for (const t of plan(s, nVocab)) {
     if (t.type !== 0) throw new Error('F32 only');

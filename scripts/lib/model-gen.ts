@@ -316,13 +316,14 @@ export interface GeneratedModel {
   layout: GgufLayout;
 }
 
-/** Write a random-weight model to `out`. */
-export async function generateModel(spec: ModelSpec, out: string,
-  opts: { log?: (msg: string) => void } = {}): Promise<GeneratedModel> {
-  const s = spec;
-  const { kvs: vocab, nVocab } = await readVocab(vocabPath(s.vocab));
+/** The hyper-parameter and tokenizer metadata of a generated model (shared with the fixture scripts). */
+export function setModelMetadata(
+  w: GgufWriter,
+  s: ModelSpec,
+  vocab: VocabKv[],
+  nVocab: number,
+): void {
   const a = s.arch;
-  const w = new GgufWriter();
   w.set(keyName('GENERAL_ARCHITECTURE'), a, 'str');
   w.set(keyName('GENERAL_NAME'), s.name, 'str');
   w.set(keyName('GENERAL_FILE_TYPE'), s.type === 'f16' ? 1 : 0, 'u32'); // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
@@ -347,6 +348,15 @@ export async function generateModel(spec: ModelSpec, out: string,
     w.set(keyName('INTERLEAVE_MOE_LAYER_STEP', a), s.moeStep, 'u32');
   }
   for (const kv of vocab) w.set(kv.key, kv.value, kv.type);
+}
+
+/** Write a random-weight model to `out`. */
+export async function generateModel(spec: ModelSpec, out: string,
+  opts: { log?: (msg: string) => void } = {}): Promise<GeneratedModel> {
+  const s = spec;
+  const { kvs: vocab, nVocab } = await readVocab(vocabPath(s.vocab));
+  const w = new GgufWriter();
+  setModelMetadata(w, s, vocab, nVocab);
 
   const plan = planTensors(s, nVocab);
   let params = 0;

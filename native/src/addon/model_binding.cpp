@@ -2,6 +2,7 @@
 // cancel() sets the flag the decode loop polls. Logits are a zero-copy Float32Array over the context's
 // fixed last-token buffer.
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "addon/async.h"
@@ -114,14 +115,39 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   void check_idle(const char* what) {
     if (busy->load()) LLAMA4_THROW("%s: the context is busy with another decode", what);
   }
-  // decode(tokens: Int32Array, allLogits: boolean): Promise<void>
+  // The Int32Array of tokens in argument 0, copied for the worker thread.
+  static std::shared_ptr<std::vector<int32_t>> tokens_arg(const Napi::CallbackInfo& info, const char* what) {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      LLAMA4_THROW("%s: tokens must be an Int32Array", what);
+    Napi::Int32Array t = info[0].As<Napi::Int32Array>();
+    return std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
+  }
+  // Runs work(context, cancel flag) off the JS thread with the context marked busy until it ends; a new
+  // job clears an earlier cancel().
+  template <typename R>
+  Napi::Value run_job(Napi::Env env, const char* what, std::function<R(Context&, const std::atomic<bool>*)> work,
+                      typename FnWorker<R>::Done done) {
+    check_idle(what);
+    cancel->store(false);
+    busy->store(true);
+    auto c = ctx;
+    auto cf = cancel;
+    auto b = busy;
+    return run_async<R>(
+        env,
+        [c, cf, b, work]() {
+          struct Reset {
+            std::shared_ptr<std::atomic<bool>> b;
+            ~Reset() { b->store(false); }
+          } reset{b};
+          return work(*c, cf.get());
+        },
+        std::move(done));
+  }
+  // decode(tokens: Int32Array, allLogits: boolean, {gated, sequential}): Promise<void>
   Napi::Value Decode(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
-      check_idle("decode");
-      if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        LLAMA4_THROW("decode: tokens must be an Int32Array");
-      Napi::Int32Array t = info[0].As<Napi::Int32Array>();
-      auto tokens = std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
+      auto tokens = tokens_arg(info, "decode");
       const bool all = info.Length() > 1 && info[1].ToBoolean();
       bool gated = true, sequential = false;
       if (info.Length() > 2 && info[2].IsObject()) {
@@ -129,25 +155,13 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
         if (o.Has("gated")) gated = o.Get("gated").ToBoolean();
         if (o.Has("sequential")) sequential = o.Get("sequential").ToBoolean();
       }
-      cancel->store(false);
-      busy->store(true);
-      auto c = ctx;
-      auto cf = cancel;
-      auto b = busy;
-      struct Done {
-        int64_t n;
-      };
-      return run_async<Done>(
-          info.Env(),
-          [c, tokens, all, cf, b, gated, sequential]() {
-            struct Reset {
-              std::shared_ptr<std::atomic<bool>> b;
-              ~Reset() { b->store(false); }
-            } reset{b};
-            c->decode(tokens->data(), (int64_t)tokens->size(), all, cf.get(), gated, sequential);
-            return Done{(int64_t)tokens->size()};
+      return run_job<bool>(
+          info.Env(), "decode",
+          [tokens, all, gated, sequential](Context& c, const std::atomic<bool>* cancel) {
+            c.decode(tokens->data(), (int64_t)tokens->size(), all, cancel, gated, sequential);
+            return true;
           },
-          [](Napi::Env env, Done&) { return env.Undefined(); });
+          [](Napi::Env env, bool&) { return env.Undefined(); });
     });
   }
   Napi::Value Logits(const Napi::CallbackInfo& info) {
@@ -247,36 +261,20 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   // decodeTaps(tokens, {features}): Promise<{feat, cos, rel}> (full depth, one batch)
   Napi::Value DecodeTaps(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
-      check_idle("decodeTaps");
-      if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        LLAMA4_THROW("decodeTaps: tokens must be an Int32Array");
-      Napi::Int32Array t = info[0].As<Napi::Int32Array>();
-      auto tokens = std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
+      auto tokens = tokens_arg(info, "decodeTaps");
       auto taps = std::make_shared<BlockTaps>();
       if (info.Length() > 1 && info[1].IsObject()) taps->features = info[1].As<Napi::Object>().Get("features").ToBoolean();
-      cancel->store(false);
-      busy->store(true);
-      auto c = ctx;
-      auto cf = cancel;
-      auto b = busy;
-      struct Done {
-        std::shared_ptr<BlockTaps> taps;
-      };
-      return run_async<Done>(
-          info.Env(),
-          [c, tokens, taps, cf, b]() {
-            struct Reset {
-              std::shared_ptr<std::atomic<bool>> b;
-              ~Reset() { b->store(false); }
-            } reset{b};
-            c->decode_taps(tokens->data(), (int64_t)tokens->size(), *taps, cf.get());
-            return Done{taps};
+      return run_job<std::shared_ptr<BlockTaps>>(
+          info.Env(), "decodeTaps",
+          [tokens, taps](Context& c, const std::atomic<bool>* cancel) {
+            c.decode_taps(tokens->data(), (int64_t)tokens->size(), *taps, cancel);
+            return taps;
           },
-          [](Napi::Env env, Done& d) -> Napi::Value {
+          [](Napi::Env env, std::shared_ptr<BlockTaps>& t) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
-            o.Set("feat", f32_copy(env, d.taps->feat));
-            o.Set("cos", f32_copy(env, d.taps->cos));
-            o.Set("rel", f32_copy(env, d.taps->rel));
+            o.Set("feat", f32_copy(env, t->feat));
+            o.Set("cos", f32_copy(env, t->cos));
+            o.Set("rel", f32_copy(env, t->rel));
             return o;
           });
     });
