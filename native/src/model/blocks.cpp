@@ -258,7 +258,6 @@ void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const Weig
 
 void Blocks::ffn(uint32_t il) {
   const LayerWeights& L = m_.layers[il];
-  const int64_t E = hp_.n_embd;
   auto& s = c_.s_;
   ffn_norm_rows(L.ffn_norm);
   swiglu_ffn(L.ffn_gate.view(), L.ffn_up.view(), L.ffn_down.view(), s.xn.data(), (int64_t)act_.size(), s.proj.data());
@@ -282,7 +281,7 @@ void top_k(const float* v, int64_t n, int64_t k, int32_t* out) {
 // Runs the routed experts for every (token, slot) pair, grouped so each expert's weights are read once
 // per batch. Inputs are xn rows scaled by in_scale[t*k+slot] (or unscaled when null); the result for
 // (t, slot) lands in moe_out[(t*k + slot) * E].
-static void run_experts(Context& c, Blocks& b, const LayerWeights& L, const int32_t* sel, const float* in_scale,
+static void run_experts(Blocks& b, const LayerWeights& L, const int32_t* sel, const float* in_scale,
                         int64_t n, int64_t k, const float* xn, int64_t E, std::vector<float>& moe_in,
                         std::vector<float>& moe_out, const std::function<void(const WeightView&, const WeightView&,
                                                                               const WeightView&, const float*, int64_t, float*)>& ffn) {
@@ -336,7 +335,7 @@ void Blocks::moe_softmax(uint32_t il) {
     swiglu_ffn(g, u, d, in, rows, out);
   };
   c_.stats_.expert_evals += (uint64_t)(n * K);
-  run_experts(c_, *this, L, sel.data(), nullptr, n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
+  run_experts(*this, L, sel.data(), nullptr, n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // weights applied to the expert outputs, summed in selection order
   for (int64_t t = 0; t < n; t++) {
     float* acc = &s.proj[t * E];
@@ -373,7 +372,7 @@ void Blocks::moe_sigmoid_shared(uint32_t il) {
     swiglu_ffn(g, u, d, in, rows, out);
   };
   for (int64_t i = 0; i < n * K; i++) c_.stats_.expert_evals += sel[i] >= 0;
-  run_experts(c_, *this, L, sel.data(), w.data(), n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
+  run_experts(*this, L, sel.data(), w.data(), n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // shared expert on the unscaled normed input
   swiglu_ffn(L.ffn_gate_shexp.view(), L.ffn_up_shexp.view(), L.ffn_down_shexp.view(), s.xn.data(), n, s.proj.data());
   for (int64_t t = 0; t < n; t++) {

@@ -44,14 +44,12 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   if (params_.n_batch == 0) LLAMA4_THROW("batch size must be > 0");
   params_.n_batch = std::min(params_.n_batch, params_.n_ctx);
   const size_t T = params_.n_batch, E = hp.n_embd;
-  const size_t qd = (size_t)hp.n_head[0] * hp.n_embd_head_k;
   size_t max_heads = 0, max_kv = 0;
   for (uint32_t il = 0; il < hp.n_layer; il++) {
     max_heads = std::max<size_t>(max_heads, hp.n_head[il]);
     max_kv = std::max<size_t>(max_kv, hp.n_head_kv[il]);
   }
   const size_t q_all = max_heads * std::max(hp.n_embd_head_k, hp.n_embd_head_v);
-  (void)qd;
   const size_t F = max_ff(hp);
   const size_t K = std::max<uint32_t>(hp.n_expert_used, 1);
   s_.x.resize(T * E);
@@ -73,7 +71,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   stats_.block_runs.assign(hp.n_layer, 0);
   stats_.block_skips.assign(hp.n_layer, 0);
   stats_.block_shared_only.assign(hp.n_layer, 0);
-  s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(params_.n_ctx + hp.n_embd_head_k + 16));
+  s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(hp.n_embd_head_k + 16));
 }
 
 void Context::truncate(uint32_t n) {

@@ -101,7 +101,7 @@ class Context {
   // Scratch, sized for n_batch tokens.
   struct Scratch {
     std::vector<float> x, xn, xa, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
-    std::vector<std::vector<float>> per_thread;  // attention scores / f16 staging
+    std::vector<std::vector<float>> per_thread;  // the query in the KV cache's precision, per thread
     std::vector<uint8_t> act_a, act_b;           // converted activations
     MatmulScratch mm;
   } s_;

@@ -11,7 +11,7 @@ namespace {
 
 class Loader {
  public:
-  Loader(Model& m) : m_(m), f_(*m.file) {}
+  explicit Loader(const Model& m) : f_(*m.file) {}
 
   // Expected shape in ne order; ne values of -1 are not checked.
   Weight get(Tn id, int layer, std::initializer_list<int64_t> shape, bool required = true) {
@@ -67,7 +67,6 @@ class Loader {
   }
 
  private:
-  Model& m_;
   const GgufFile& f_;
   std::map<std::string, bool> used_;
 };
