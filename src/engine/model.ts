@@ -32,8 +32,12 @@ export class Model {
     readonly info: ModelInfo,
   ) {}
 
-  static async load(path: string): Promise<Model> {
-    const [native, tokenizer] = await Promise.all([addon().loadModel(path), Tokenizer.fromGguf(path)]);
+  /** repack (default true): copy the matrices of packable types into the CPU kernels' packed layout */
+  static async load(path: string, options: { repack?: boolean } = {}): Promise<Model> {
+    const [native, tokenizer] = await Promise.all([
+      addon().loadModel(path, { repack: options.repack ?? true }),
+      Tokenizer.fromGguf(path),
+    ]);
     const info = native.info();
     if (tokenizer.size !== info.nVocab)
       throw new Error(`'${path}': tokenizer has ${tokenizer.size} tokens but the model's vocabulary is ${info.nVocab}`);

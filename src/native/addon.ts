@@ -138,6 +138,9 @@ export interface ModelInfo {
   nExpert: number;
   nExpertUsed: number;
   outputTied: boolean;
+  /** bytes of weights copied into packed (8-row interleaved) layouts at load; 0 with repack: false */
+  packedBytes: number;
+  packSeconds: number;
 }
 
 export interface NativeModel {
@@ -254,7 +257,8 @@ export interface QuantizedRows {
 }
 
 export interface Addon {
-  loadModel(path: string): Promise<NativeModel>;
+  /** repack (default true): copy matrices with a packed layout into it (faster kernels, same file) */
+  loadModel(path: string, options?: { repack?: boolean }): Promise<NativeModel>;
   /** Depth gates from an adapter GGUF, or from the model's own tensors when path is ''. */
   loadDepthGates(model: NativeModel, path: string): Promise<NativeDepthGates>;
   createContext(model: NativeModel, options?: ContextOptions): NativeContext;
@@ -286,7 +290,11 @@ export interface Addon {
     isa: string,
     threads?: number,
     rowsOnly?: boolean,
+    /** the whole groups of 8 rows through the type's packed layout and that level's packed kernel */
+    packed?: boolean,
   ): Float32Array;
+  /** weight types that level has packed (repacked, 8 rows interleaved) kernels for, e.g. ['Q4_0', 'Q4_K'] */
+  packedKernels(isa?: string): string[];
   /**
    * Seconds per matmul (activation conversion included) of random nOut x nIn weights of typeId against
    * nTokens rows, on a persistent pool of `threads`: the minimum over `iters` individually timed calls.
@@ -304,6 +312,8 @@ export interface Addon {
     coldBytes?: number,
     /** threads = 1 only: measure the thread's CPU time instead of wall time (shared, oversubscribed hosts) */
     cpuClock?: boolean,
+    /** time the packed kernel (the type must have one at that level) */
+    packed?: boolean,
   ): number;
   /**
    * Convert whole rows of F32/F16/BF16 source bytes to `dstTypeId` with its reference quantizer, off the JS

@@ -25,6 +25,7 @@
 #include "addon/bindings.h"
 #include "ops/cpu/kernels.h"
 #include "ops/matmul.h"
+#include "ops/packed.h"
 #include "runtime/thread_pool.h"
 #include "ops/types.h"
 #include "runtime/cpu_features.h"
@@ -187,6 +188,14 @@ Napi::Value matmul_kernel(const Napi::CallbackInfo& info) {
     const int64_t n_out = (int64_t)(w.size() / rb);
     w.resize(w.size() + 64);
     WeightView wv{wt, n_in, n_out, rb, w.data()};
+    // packed: the whole groups of 8 rows through the type's packed layout and this level's packed kernel
+    PackedWeights pw;
+    if (info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value()) {
+      if (!packed_format(wt) || !k.mm_packed[(int)wt]) LLAMA4_THROW("matmulKernel: no %s packed kernel for %s", k.isa, tt.name);
+      pw = pack_weights(wt, n_in, n_out, 1, w.data(), rb);
+      wv.packed = pw.data();
+      wv.group_bytes = pw.group_bytes;
+    }
     ThreadPool pool(threads);
     std::vector<uint8_t> buf;
     const ConvertedActs a = convert_activations_with(k, wt, x.data(), n_in, n_in, n_tokens, pool, buf);
@@ -275,10 +284,21 @@ Napi::Value matmul_bench(const Napi::CallbackInfo& info) {
     }
     std::vector<float> y((size_t)(n_out * n_tokens));
     WeightView wv{wt, n_in, n_out, rb, w.data()};
+    // packed: time the packed kernel over packed copies (one per plain copy)
+    const bool packed = info[10].IsBoolean() && info[10].As<Napi::Boolean>().Value();
+    std::vector<PackedWeights> pws;
+    if (packed) {
+      if (!packed_format(wt) || !k.mm_packed[(int)wt]) LLAMA4_THROW("matmulBench: no %s packed kernel for %s", k.isa, tt.name);
+      for (size_t c = 0; c < copies; c++) pws.push_back(pack_weights(wt, n_in, n_out, 1, w.data(), rb));
+    }
     ThreadPool pool(threads);
     std::vector<uint8_t> buf;
     size_t next = 0;
     auto once = [&]() {
+      if (packed) {
+        wv.packed = pws[next].data();
+        wv.group_bytes = pws[next].group_bytes;
+      }
       wv.data = w.data() + pitch * next;
       next = next + 1 == copies ? 0 : next + 1;
       const ConvertedActs a = convert_activations_with(k, wt, x.data(), n_in, n_in, n_tokens, pool, buf);
@@ -314,7 +334,20 @@ Napi::Value matmul_bench(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// packedKernels(isa?): names of the weight types that level has a packed kernel for
+Napi::Value packed_kernels(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const CpuKernels& k = info[0].IsString() ? kernels_arg(info, 0) : cpu_kernels();
+    Napi::Array out = Napi::Array::New(info.Env());
+    uint32_t n = 0;
+    for (uint32_t t = 0; t < kGgmlTypeCount; t++)
+      if (k.mm_packed[t] && packed_format((GgmlType)t)) out.Set(n++, Napi::String::New(info.Env(), type_name((GgmlType)t)));
+    return out;
+  });
+}
+
 void init_kernel_bindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("packedKernels", Napi::Function::New(env, packed_kernels, "packedKernels"));
   exports.Set("kernelIsas", Napi::Function::New(env, kernel_isas, "kernelIsas"));
   exports.Set("kernelDot", Napi::Function::New(env, kernel_dot, "kernelDot"));
   exports.Set("quantizeAct", Napi::Function::New(env, quantize_act, "quantizeAct"));

@@ -82,6 +82,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     o.Set("nExpert", m.hp.n_expert);
     o.Set("nExpertUsed", m.hp.n_expert_used);
     o.Set("outputTied", m.output_tied);
+    o.Set("packedBytes", (double)m.packed_bytes);
+    o.Set("packSeconds", m.pack_seconds);
     return o;
   }
 };
@@ -294,22 +296,31 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   }
 };
 
-// loadModel(path): Promise<NativeModel>
+// loadModel(path, {repack?}): Promise<NativeModel>
 Napi::Value load_model_js(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     if (!info[0].IsString()) LLAMA4_THROW("loadModel: path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
+    bool repack = true;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Value r = info[1].As<Napi::Object>().Get("repack");
+      if (!r.IsUndefined()) {
+        if (!r.IsBoolean()) LLAMA4_THROW("loadModel: repack must be a boolean");
+        repack = r.As<Napi::Boolean>().Value();
+      }
+    }
     struct Loaded {
       std::shared_ptr<Model> m;
     };
     return run_async<Loaded>(
         info.Env(),
-        [path]() {
-          Loaded l{load_model(path)};
+        [path, repack]() {
+          Loaded l{load_model(path, LoadOptions{false})};
           const uint64_t total = mem_total_bytes();
           if (total && l.m->weight_bytes > total)
             LLAMA4_THROW("model '%s' needs %s for its weights but this machine has %s of memory", path.c_str(),
                          gib(l.m->weight_bytes).c_str(), gib(total).c_str());
+          if (repack) pack_model(*l.m);
           return l;
         },
         [](Napi::Env env, Loaded& l) -> Napi::Value {

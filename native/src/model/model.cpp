@@ -1,8 +1,11 @@
 #include "model/model.h"
 
+#include <chrono>
 #include <map>
 
 #include "model/names.h"
+#include "ops/cpu/kernels.h"
+#include "runtime/mmap_file.h"
 #include "runtime/error.h"
 
 namespace llama4 {
@@ -100,7 +103,38 @@ std::string Model::describe() const {
   return hp.arch_name + " " + size + " " + main_type;
 }
 
-std::shared_ptr<Model> load_model(const std::string& path) {
+// Packs every matrix whose type has a packed layout and a kernel at this host's level; the mapped pages
+// of the packed rows are released (the embedding gather keeps reading the plain rows of token_embd).
+void pack_model(Model& m) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const CpuKernels& k = cpu_kernels();
+  std::vector<Weight*> ws;
+  for (LayerWeights& l : m.layers)
+    for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.ffn_gate_exps, &l.ffn_up_exps,
+                      &l.ffn_down_exps, &l.ffn_gate_shexp, &l.ffn_up_shexp, &l.ffn_down_shexp})
+      ws.push_back(w);
+  ws.push_back(&m.output);
+  for (Weight* w : ws) {
+    if (!*w || !k.mm_packed[(int)w->type] || !packed_format(w->type)) continue;
+    PackedWeights p = pack_weights(w->type, w->ne[0], w->ne[1], w->ne[2], w->data, w->row_bytes);
+    if (!p.data()) continue;
+    w->packed = p.data();
+    w->group_bytes = p.group_bytes;
+    m.packed_bytes += p.bytes;
+    const MappedFile* map = m.file->mapping();
+    const bool gathered = m.output_tied && w == &m.output;
+    if (map && !gathered && w->ne[1] % kPackRows == 0)
+      map->release((uint64_t)(w->data - map->data()), w->info->nbytes);
+    m.packed.push_back(std::move(p));
+  }
+  if (m.output_tied) {  // the tied output shares token_embd's rows: keep the gather's plain view, add the packed one
+    m.tok_embd.packed = nullptr;
+    m.tok_embd.group_bytes = 0;
+  }
+  m.pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt) {
   auto m = std::make_shared<Model>();
   m->file = GgufFile::open(path);
   m->hp = load_hparams(*m->file);
@@ -149,6 +183,7 @@ std::shared_ptr<Model> load_model(const std::string& path) {
     m->n_params += (uint64_t)t.n_elements();
     m->weight_bytes += t.nbytes;
   }
+  if (opt.repack) pack_model(*m);
   return m;
 }
 

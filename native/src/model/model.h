@@ -9,6 +9,7 @@
 #include "model/gguf.h"
 #include "model/hparams.h"
 #include "ops/matmul.h"
+#include "ops/packed.h"
 
 namespace llama4 {
 
@@ -19,10 +20,13 @@ struct Weight {
   int64_t ne[3] = {1, 1, 1};
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
+  const uint8_t* packed = nullptr;  // the whole 8-row groups in the type's packed layout (ops/packed.h), or null
+  size_t group_bytes = 0;
   explicit operator bool() const { return info != nullptr; }
-  WeightView view() const { return WeightView{type, ne[0], ne[1], row_bytes, data}; }
+  WeightView view() const { return WeightView{type, ne[0], ne[1], row_bytes, data, packed, group_bytes}; }
   WeightView expert(int64_t e) const {  // slab e of a [n_in, n_out, n_expert] stack
-    return WeightView{type, ne[0], ne[1], row_bytes, data + (size_t)e * row_bytes * (size_t)ne[1]};
+    return WeightView{type, ne[0], ne[1], row_bytes, data + (size_t)e * row_bytes * (size_t)ne[1],
+                      packed ? packed + (size_t)e * (size_t)(ne[1] / kPackRows) * group_bytes : nullptr, group_bytes};
   }
   uint64_t bytes() const { return info ? info->nbytes : 0; }
 };
@@ -45,6 +49,9 @@ struct Model {
   std::vector<float> output_norm;  // [n_embd]
   std::vector<float> rope_freqs;   // [n_rot/2] or empty
   std::vector<LayerWeights> layers;
+  std::vector<PackedWeights> packed;  // owned packed copies the Weights' `packed` point into
+  uint64_t packed_bytes = 0;
+  double pack_seconds = 0;
 
   uint64_t n_params = 0;           // all tensors
   uint64_t weight_bytes = 0;       // all tensor data
@@ -54,6 +61,13 @@ struct Model {
   std::string describe() const;    // "llama 135M Q4_1"-style label
 };
 
-std::shared_ptr<Model> load_model(const std::string& path);
+struct LoadOptions {
+  // Copy the matrices of types with a packed layout and kernel (ops/packed.h) into it at load time, as
+  // llama.cpp's CPU_REPACK buffers do: faster decode and prompts, and the mapped pages are released.
+  bool repack = true;
+};
+std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt = {});
+// The repacking step of load_model (for callers that check memory first).
+void pack_model(Model& m);
 
 }  // namespace llama4

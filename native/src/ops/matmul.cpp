@@ -30,6 +30,51 @@ ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type
   return ConvertedActs{at, n_in, n_tokens, rb, out};
 }
 
+namespace {
+
+// Packed weights: tasks are (group chunk) x (token chunk); the rows past the last whole group use vec_dot.
+void matmul_packed(PackedMatmulFn kernel, VecDotFn dot, const WeightView& w, const ConvertedActs& a, float* y,
+                   int64_t y_stride, ThreadPool& pool) {
+  const int64_t n_out = w.n_out, n_tokens = a.n_tokens;
+  const int64_t ng = n_out / kPackRows;
+  const int64_t tail0 = ng * kPackRows;
+  const int64_t tok_chunk = std::max<int64_t>(
+      16, std::min<int64_t>(n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
+  const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
+  const double work = (double)w.group_bytes * (double)ng * (double)n_tokens;
+  const int64_t threads = work < 48.0 * 1024 ? 1 : pool.size();
+  int64_t groups_per_task = ng;
+  if (threads > 1) {
+    // ~4 tasks per thread for balance on a shared machine, but >= 8 KiB of weights x tokens each.
+    const int64_t want_tasks = std::max<int64_t>(1, threads * 4 / n_tok_chunks);
+    groups_per_task = (ng + want_tasks - 1) / want_tasks;
+    const int64_t min_groups = std::max<int64_t>(
+        1, (int64_t)((8u << 10) / std::max<size_t>(1, w.group_bytes * (size_t)std::min<int64_t>(n_tokens, tok_chunk))));
+    groups_per_task = std::max(groups_per_task, min_groups);
+  }
+  const int64_t n_group_chunks = (ng + groups_per_task - 1) / groups_per_task;
+  const int64_t n_tasks = n_group_chunks * n_tok_chunks + (tail0 < n_out ? 1 : 0);
+  auto run_task = [&](int64_t task, int) {
+    if (task == n_group_chunks * n_tok_chunks) {  // the unpacked tail rows
+      for (int64_t r = tail0; r < n_out; r++)
+        for (int64_t t = 0; t < n_tokens; t++) dot(w.n_in, &y[t * y_stride + r], w.row(r), a.data + (size_t)t * a.row_bytes);
+      return;
+    }
+    const int64_t tc = task / n_group_chunks, gc = task % n_group_chunks;
+    const int64_t g0 = gc * groups_per_task, g1 = std::min(ng, g0 + groups_per_task);
+    const int64_t t0 = tc * tok_chunk, t1 = std::min(n_tokens, t0 + tok_chunk);
+    kernel(w.n_in, g1 - g0, t1 - t0, w.packed + (size_t)g0 * w.group_bytes, w.group_bytes,
+           a.data + (size_t)t0 * a.row_bytes, a.row_bytes, y + t0 * y_stride + g0 * kPackRows, y_stride);
+  };
+  if (threads == 1 || n_tasks == 1) {
+    for (int64_t i = 0; i < n_tasks; i++) run_task(i, 0);
+  } else {
+    pool.parallel_for(n_tasks, [&](int64_t task, int thread) { run_task(task, thread); });
+  }
+}
+
+}  // namespace
+
 void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool) {
   matmul_converted_with(cpu_kernels(), w, a, y, y_stride, pool, false);
 }
@@ -41,6 +86,11 @@ void matmul_converted_with(const CpuKernels& k, const WeightView& w, const Conve
   const int64_t n_out = w.n_out;
   const int64_t n_tokens = a.n_tokens;
   const int64_t n_threads = pool.size();
+  const PackedMatmulFn packed = rows_only || !w.packed ? nullptr : k.mm_packed[(int)w.type];
+  if (packed && n_out >= kPackRows) {
+    matmul_packed(packed, dot, w, a, y, y_stride, pool);
+    return;
+  }
   const MatmulTileFn tile = rows_only ? nullptr : k.mm_tile[(int)w.type];
   if (!tile) {
     // Reference schedule: one vec_dot per (row, token).

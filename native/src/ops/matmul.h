@@ -11,12 +11,17 @@
 namespace llama4 {
 
 // A 2-D weight matrix [n_in (contiguous), n_out] in any type, possibly one expert's slab of a 3-D tensor.
+// `packed` (optional): the same rows' whole groups of 8 in the type's packed layout (ops/packed.h),
+// group_bytes apart; matmul then uses the packed kernel for rows < 8 * (n_out / 8) and the plain rows
+// for the rest.
 struct WeightView {
   GgmlType type = GgmlType::F32;
   int64_t n_in = 0;
   int64_t n_out = 0;
   size_t row_bytes = 0;
   const uint8_t* data = nullptr;
+  const uint8_t* packed = nullptr;
+  size_t group_bytes = 0;
   const uint8_t* row(int64_t r) const { return data + (size_t)r * row_bytes; }
 };
 
@@ -43,7 +48,7 @@ ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t 
 void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool);
 
 // The same with an explicit kernel table (tests and benchmarks run every ISA level this host has).
-// rows_only = true forces the reference schedule: one vec_dot per (row, token), no tiled kernels.
+// rows_only = true forces the reference schedule: one vec_dot per (row, token), no tiled or packed kernels.
 struct CpuKernels;
 ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type, const float* x, int64_t x_stride,
                                        int64_t n_in, int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);

@@ -49,4 +49,13 @@ void MappedFile::prefetch(uint64_t offset, uint64_t len) const {
   madvise((void*)(data_ + start), len + (offset - start), MADV_WILLNEED);
 }
 
+void MappedFile::release(uint64_t offset, uint64_t len) const {
+  if (!data_ || offset >= size_) return;
+  if (len > size_ - offset) len = size_ - offset;
+  const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  const uint64_t start = (offset + page - 1) & ~(page - 1);
+  const uint64_t end = (offset + len) & ~(page - 1);
+  if (end > start) madvise((void*)(data_ + start), end - start, MADV_DONTNEED);
+}
+
 }  // namespace llama4

@@ -18,6 +18,9 @@ class MappedFile {
   const std::string& path() const { return path_; }
   // Hint the kernel that [offset, offset+len) will be read soon (best effort).
   void prefetch(uint64_t offset, uint64_t len) const;
+  // Drop the whole pages inside [offset, offset+len) from this process (best effort): they are read
+  // again from the file if touched later. Used once weights have been copied into a packed layout.
+  void release(uint64_t offset, uint64_t len) const;
 
  private:
   std::string path_;

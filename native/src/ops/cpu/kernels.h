@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/packed.h"
 #include "ops/types.h"
 #include "runtime/cpu_features.h"
 
@@ -24,6 +25,9 @@ struct CpuKernels {
   VecDotFn vec_dot[kGgmlTypeCount];       // indexed by weight type
   MatmulTileFn mm_tile[kGgmlTypeCount];   // indexed by weight type; must match vec_dot exactly
   FromFloatFn quantize_act[kGgmlTypeCount];  // indexed by activation (vec_dot) type: llama.cpp's x86 rounding
+  // Kernels over packed weight groups (ops/packed.h), indexed by weight type; the generic table holds the
+  // scalar reference, which every ISA's kernel must equal bit for bit. nullptr = this type is not packed.
+  PackedMatmulFn mm_packed[kGgmlTypeCount];
 };
 
 const CpuKernels& cpu_kernels(IsaLevel level);

@@ -401,6 +401,7 @@ void init_generic_kernels(CpuKernels& k) {
     k.vec_dot[i] = nullptr;
     k.mm_tile[i] = nullptr;
     k.quantize_act[i] = nullptr;
+    k.mm_packed[i] = nullptr;
   }
   k.vec_dot[(int)T::F32] = vec_dot_f32;
   k.vec_dot[(int)T::F16] = vec_dot_f16;

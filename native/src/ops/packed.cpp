@@ -1,0 +1,49 @@
+#include "ops/packed.h"
+
+#include <array>
+#include <cstdlib>
+
+#include "runtime/error.h"
+
+namespace llama4 {
+
+namespace {
+std::array<PackedFormat, kGgmlTypeCount> build() {
+  std::array<PackedFormat, kGgmlTypeCount> t{};
+  // One row per packed type (added as each type's layout and kernels land):
+  return t;
+}
+}  // namespace
+
+const PackedFormat* packed_format(GgmlType t) {
+  static const std::array<PackedFormat, kGgmlTypeCount> table = build();
+  if ((uint32_t)t >= kGgmlTypeCount) return nullptr;
+  const PackedFormat& f = table[(size_t)t];
+  return f.group_bytes ? &f : nullptr;
+}
+
+void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
+
+PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_slab, const uint8_t* data,
+                           size_t row_bytes) {
+  PackedWeights out;
+  const PackedFormat* f = packed_format(t);
+  if (!f || n_out < kPackRows || n_slab <= 0 || n_in <= 0) return out;
+  const int64_t ng = n_out / kPackRows;
+  out.group_bytes = f->group_bytes(n_in);
+  unsigned __int128 total = (unsigned __int128)out.group_bytes * (unsigned __int128)ng * (unsigned __int128)n_slab;
+  if (total > (unsigned __int128)(SIZE_MAX / 2)) LLAMA4_THROW("packed weights of %s too large", type_name(t));
+  out.bytes = (size_t)total;
+  uint8_t* p = (uint8_t*)std::aligned_alloc(64, (out.bytes + 63) & ~(size_t)63);
+  if (!p) LLAMA4_THROW("cannot allocate %.1f MiB for packed %s weights", (double)out.bytes / 1048576.0, type_name(t));
+  out.mem.reset(p);
+  for (int64_t e = 0; e < n_slab; e++) {
+    const uint8_t* slab = data + (size_t)e * (size_t)n_out * row_bytes;
+    uint8_t* dst = p + (size_t)e * (size_t)ng * out.group_bytes;
+    for (int64_t g = 0; g < ng; g++)
+      f->pack_group(n_in, slab + (size_t)g * kPackRows * row_bytes, row_bytes, dst + (size_t)g * out.group_bytes);
+  }
+  return out;
+}
+
+}  // namespace llama4

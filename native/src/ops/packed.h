@@ -1,0 +1,72 @@
+// Packed ("repacked") weight layouts for the CPU backend. A matrix's rows are taken in groups of
+// kPackRows = 8; each group is stored block by block with the 8 rows' data interleaved, so that one SIMD
+// lane (or one int32 lane) holds one OUTPUT ROW: the integer sums of a block come out per row with no
+// horizontal reduction, the 8 rows' scales are one vector load, and the group is one linear memory stream.
+// Rows past the last whole group (n_out % 8) are not packed; matmul computes them from the plain rows.
+//
+// Numerics contract (every packed kernel, every ISA, and its scalar reference in ops/packed_<type>.cpp):
+// each output (row r, token t) is ONE fp32 chain over the blocks in order, e.g. for Q4_0
+//     acc = fma(f32(dx[r][b]) * f32(dy[t][b]), (float)sumi[r][t][b], acc)        (the product rounded once)
+// where sumi is the EXACT integer dot product of the block. So every ISA's kernel is bit-identical to the
+// scalar reference, and an output never depends on how many rows or tokens a call computes (decode = one
+// token, prompt = many: the same bits), which the batched verify pass of exact self-speculative decoding
+// and mixed-path depth batches rely on. The order differs from the plain vec_dot kernels (llama.cpp's
+// haswell order), so packed and plain results agree within float rounding, not bit for bit.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "ops/types.h"
+
+namespace llama4 {
+
+constexpr int kPackRows = 8;
+
+// Bytes of one packed group of kPackRows rows of n_in elements.
+using PackedGroupBytesFn = size_t (*)(int64_t n_in);
+// Packs rows [8g, 8g + 8) of a plain matrix (rows row_bytes apart) into dst (group_bytes(n_in) bytes).
+using PackGroupFn = void (*)(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+// s[t * ss + 8 * g + j] = dot(row 8g + j, activation row t) for g < ng groups, j < 8, t < nt.
+// x: first packed group, gx bytes apart; y: activation rows already converted to the type's vec_dot_type,
+// by bytes apart.
+using PackedMatmulFn = void (*)(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y,
+                                size_t by, float* s, int64_t ss);
+
+// One row per type that has a packed layout (the layout is ISA-independent; kernels are per ISA in the
+// CpuKernels tables, with the scalar reference in the generic table).
+struct PackedFormat {
+  PackedGroupBytesFn group_bytes = nullptr;
+  PackGroupFn pack_group = nullptr;
+};
+// nullptr when the type has no packed layout.
+const PackedFormat* packed_format(GgmlType t);
+
+// An owned, 64-byte aligned packed copy of a matrix, or of a stack of n_slab matrices (experts): slab e's
+// groups start at data() + e * (n_out / 8) * group_bytes.
+struct PackedWeights {
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::unique_ptr<uint8_t, Free> mem;
+  size_t group_bytes = 0;
+  size_t bytes = 0;
+  const uint8_t* data() const { return mem.get(); }
+};
+// Packs the whole groups of every slab (rows row_bytes apart, slabs n_out rows apart). Returns an empty
+// PackedWeights (data() == nullptr) when the type has no packed layout or n_out < 8. Throws on overflow
+// or when the memory cannot be allocated.
+PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_slab, const uint8_t* data,
+                           size_t row_bytes);
+
+// Per-type layouts (ops/packed_<type>.cpp).
+size_t packed_group_bytes_q4_0(int64_t n_in);
+void pack_group_q4_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+size_t packed_group_bytes_q4_k(int64_t n_in);
+void pack_group_q4_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+size_t packed_group_bytes_q6_k(int64_t n_in);
+void pack_group_q6_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+size_t packed_group_bytes_q8_0(int64_t n_in);
+void pack_group_q8_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+
+}  // namespace llama4
