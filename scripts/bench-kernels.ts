@@ -2,9 +2,10 @@
 //   npx tsx scripts/bench-kernels.ts [--types Q4_1,Q8_0] [--shapes 576x1536,4096x4096] [--isas avx2,avx512]
 //       single-thread mat-vec, one vec_dot per row (addon kernelBench): us per mat-vec, GB/s of weights
 //   npx tsx scripts/bench-kernels.ts --matmul [--types ..] [--shapes 4096x4096,...] [--tokens 1,128]
-//                                    [--threads 1,2] [--isas ..] [--rows] [--reps 5] [--cold MB]
+//                                    [--threads 1,2] [--isas ..] [--rows | --packed] [--reps 5] [--cold MB]
 //       whole matmul() on a persistent pool (activation conversion included; addon matmulBench):
 //       us per call, GB/s of weights (decode) and tokens/s (n_tokens > 1). --rows: reference schedule.
+//       --packed: the packed (8-row interleaved) kernels of the types that have one (ops/packed.h).
 //       --cold MB (default 256): rotate over copies of the weights totalling MB (memory-bound decode, as
 //       in a real model); --cold 0: one copy, cache-resident when it fits. --cpu-clock: 1-thread runs are
 //       timed with the thread's CPU clock (a busy shared machine preempts long calls).
@@ -100,10 +101,11 @@ if (!matmulMode) {
   const tokens = arg('tokens', '1').split(',').map(Number);
   const threads = arg('threads', '1,2').split(',').map(Number);
   const rowsOnly = process.argv.includes('--rows');
+  const packed = process.argv.includes('--packed');
   const budget = Number(arg('ms', '60')) / 1000;
   const cold = Number(arg('cold', '256')) * 1e6; // MB of rotated weight copies (0: cache-resident)
   const cpuClock = process.argv.includes('--cpu-clock'); // 1 thread: thread CPU time, not wall time
-  console.log(`matmul(): levels ${isas.join(', ')}; best of ${reps} runs (each: min over ~${budget * 1000} ms of individually timed calls)${rowsOnly ? '; reference schedule (--rows)' : ''}; weights ${cold > 0 ? `rotated over ${cold / 1e6} MB` : 'one copy'}`);
+  console.log(`matmul(): levels ${isas.join(', ')}; best of ${reps} runs (each: min over ~${budget * 1000} ms of individually timed calls)${rowsOnly ? '; reference schedule (--rows)' : ''}${packed ? '; packed kernels (--packed)' : ''}; weights ${cold > 0 ? `rotated over ${cold / 1e6} MB` : 'one copy'}`);
   console.log('type    n_in x n_out  tok thr isa          us/call   GB/s  tok/s   spread');
   for (const name of types) {
     const t = TYPES[name];
@@ -113,10 +115,10 @@ if (!matmulMode) {
       for (const nt of tokens)
         for (const th of threads)
           for (const isa of isas) {
-            const once = a.matmulBench(t.id, n, rows, nt, th, 1, isa, rowsOnly, cold, cpuClock);
+            const once = a.matmulBench(t.id, n, rows, nt, th, 1, isa, rowsOnly, cold, cpuClock, packed);
             const iters = Math.max(3, Math.min(20000, Math.round(budget / Math.max(once, 1e-7))));
             const runs: number[] = [];
-            for (let r = 0; r < reps; r++) runs.push(a.matmulBench(t.id, n, rows, nt, th, iters, isa, rowsOnly, cold, cpuClock));
+            for (let r = 0; r < reps; r++) runs.push(a.matmulBench(t.id, n, rows, nt, th, iters, isa, rowsOnly, cold, cpuClock, packed));
             const best = Math.min(...runs);
             const worst = Math.max(...runs);
             const gbs = bytesOf(t, n, rows) / best / 1e9;
