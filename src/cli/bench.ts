@@ -26,6 +26,7 @@ export interface BenchFlags extends DepthFlags {
   output: BenchFormat;
   warmup: boolean;
   bw?: number | 'auto' | 'off';
+  repack: boolean;
 }
 
 export interface BenchIo {
@@ -69,6 +70,7 @@ export function benchParams(f: BenchFlags): BenchParams {
     typeV: f.cacheTypeV,
     warmup: f.warmup,
     bandwidth: f.bw ?? 'auto',
+    repack: f.repack,
     ...(hasDepth(depthOptions(f)) ? { depth: depthOptions(f) } : {}),
   };
 }
@@ -121,6 +123,7 @@ export function registerBench(program: Command): Command {
   cmd
     .addOption(new Option('-o, --output <format>', 'output format').choices(['md', 'json', 'csv']).default('md'))
     .option('--no-warmup', 'skip the warm-up run before each test')
+    .option('--no-repack', "keep the file's weight layout (no packed copies for the CPU kernels)")
     .option(
       '--bw <GBPS|auto|off>',
       "read-bandwidth limit for the 'of bw' share: a number in GB/s, 'auto' = measure once per thread count (memchr read probe, ~1 s), 'off'",

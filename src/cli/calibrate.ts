@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { calibrate, type CalibrationReport } from '../engine/depth/calibrate.js';
 import { Model } from '../engine/model.js';
 import { Option } from 'commander';
-import { addModelFlag, defaultThreads, floatArg, intArg, readPrompt } from './flags.js';
+import { addModelFlag, addRepackFlag, defaultThreads, floatArg, intArg, readPrompt, type RepackFlags } from './flags.js';
 
-interface CalibrateFlags {
+interface CalibrateFlags extends RepackFlags {
   model: string;
   file?: string;
   prompt?: string;
@@ -39,6 +39,7 @@ export function formatReport(r: CalibrationReport): string {
 export function registerCalibrate(program: Command): void {
   const cmd = program.command('calibrate').description('fit depth gates (per-token block skipping) on a model and write them as an adapter GGUF');
   addModelFlag(cmd);
+  addRepackFlag(cmd);
   cmd
     .option('-f, --file <path>', 'calibration text (the end of it is held out to choose the threshold)')
     .option('-p, --prompt <text>', 'calibration text given inline')
@@ -56,7 +57,7 @@ export function registerCalibrate(program: Command): void {
     .option('--json', 'print the calibration report as JSON');
   cmd.action(async (flags: CalibrateFlags) => {
     const text = readPrompt(flags);
-    const model = await Model.load(flags.model);
+    const model = await Model.load(flags.model, { repack: flags.repack });
     const tty = process.stderr.isTTY;
     const report = await calibrate(model, text, flags.output, {
       targetSkip: flags.targetSkip,

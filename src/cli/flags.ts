@@ -52,6 +52,16 @@ export function addModelFlag(cmd: Command): Command {
   return cmd.requiredOption('-m, --model <path>', 'model file (.gguf)');
 }
 
+const REPACK_HELP = "keep the file's weight layout (no packed copies for the CPU kernels: less memory, slower)";
+/** --no-repack, for commands that compute with the model */
+export function addRepackFlag(cmd: Command): Command {
+  return cmd.option('--no-repack', REPACK_HELP);
+}
+export interface RepackFlags {
+  /** false with --no-repack */
+  repack: boolean;
+}
+
 export function addPromptFlags(cmd: Command): Command {
   return cmd.option('-p, --prompt <text>', 'prompt text').option('-f, --file <path>', 'read the prompt from a file');
 }

@@ -9,17 +9,19 @@ import {
   addContextFlags,
   addDepthFlags,
   addModelFlag,
+  addRepackFlag,
   addPromptFlags,
   contextOptions,
   depthOptions,
   intArg,
   readPrompt,
   type ContextFlags,
+  type RepackFlags,
   type DepthFlags,
 } from './flags.js';
 import { withProcessIo, type CommandIo } from './io.js';
 
-export interface PerplexityFlags extends ContextFlags, DepthFlags {
+export interface PerplexityFlags extends ContextFlags, DepthFlags, RepackFlags {
   compareDense?: boolean;
   model: string;
   prompt?: string;
@@ -46,7 +48,7 @@ export function finalEstimateLine(r: { ppl: number; error: number }): string {
 export async function runPerplexity(flags: PerplexityFlags, io: PerplexityIo): Promise<PerplexityReport> {
   const text = readPrompt(flags);
   if (flags.chunks === 0) throw new Error('--chunks must be at least 1 (or -1 for every chunk)');
-  const model = await Model.load(flags.model);
+  const model = await Model.load(flags.model, { repack: flags.repack });
   const { nCtx, ...context } = contextOptions(flags);
   const json = flags.json ?? false;
   const depth = await resolveDepth(model, depthOptions(flags), text);
@@ -97,6 +99,7 @@ export function registerPerplexity(program: Command): void {
     .command('perplexity')
     .description("perplexity of a model on a text, llama-perplexity's method (chunks of -c tokens, second half scored)");
   addModelFlag(cmd);
+  addRepackFlag(cmd);
   addPromptFlags(cmd);
   addContextFlags(cmd);
   cmd.option('--chunks <n>', 'score at most this many chunks (-1 = all)', intArg(-1));

@@ -11,6 +11,7 @@ import {
   addContextFlags,
   addDepthFlags,
   addModelFlag,
+  addRepackFlag,
   addPromptFlags,
   addSamplingFlags,
   contextOptions,
@@ -19,12 +20,13 @@ import {
   readPrompt,
   samplingOptions,
   type ContextFlags,
+  type RepackFlags,
   type DepthFlags,
   type SamplingFlags,
 } from './flags.js';
 import { withProcessIo, type CommandIo } from './io.js';
 
-export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags {
+export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags, RepackFlags {
   model: string;
   prompt?: string;
   file?: string;
@@ -58,7 +60,7 @@ export function sparsityLines(ctx: Context, decodeTokens: number): string {
 
 export async function runCompletion(flags: RunFlags, io: RunIo): Promise<GenerationStats> {
   const prompt = readPrompt(flags);
-  const model = await Model.load(flags.model);
+  const model = await Model.load(flags.model, { repack: flags.repack });
   const tokens = model.tokenizer.encode(prompt, { addSpecial: true, parseSpecial: true });
   if (tokens.length === 0) throw new Error('the prompt is empty after tokenization');
   const ctx = model.createContext(contextOptions(flags));
@@ -103,6 +105,7 @@ export async function runCompletion(flags: RunFlags, io: RunIo): Promise<Generat
 export function registerRun(program: Command): void {
   const cmd = program.command('run').description('generate text from a prompt and stream it to stdout');
   addModelFlag(cmd);
+  addRepackFlag(cmd);
   addPromptFlags(cmd);
   cmd.option('-n, --n-predict <n>', 'tokens to generate (-1 = until end of generation)', intArg(-1), -1);
   cmd.option('--echo', 'print the prompt before the generated text');

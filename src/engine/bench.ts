@@ -44,6 +44,8 @@ export interface BenchParams {
   bandwidth: number | 'auto' | 'off';
   /** depth gating for the generation tests (prompt tests run full depth unless depth.prefill) */
   depth?: DepthOptions;
+  /** copy packable matrices into the CPU kernels' packed layout at load (default true) */
+  repack?: boolean;
 }
 
 export const BENCH_DEFAULTS: Omit<BenchParams, 'models' | 'threads'> = {
@@ -82,6 +84,8 @@ export interface BenchResult {
   // --- ours ---
   cpu_features: string;
   isa: string;
+  /** weight bytes the CPU kernels read from packed (8-row interleaved) copies; 0 with --no-repack */
+  packed_bytes: number;
   /** parameters used per token: all for dense models; for MoE the routed `*_exps` tensors count nExpertUsed/nExpert
    *  (token_embd counts whole, as in n_params, though decode gathers one row) */
   model_n_params_active: number;
@@ -108,7 +112,7 @@ export interface BenchResult {
 export const BENCH_FIELDS = [
   'build_commit', 'cpu_info', 'backends', 'model_filename', 'model_type', 'model_size', 'model_n_params',
   'n_batch', 'n_threads', 'type_k', 'type_v', 'n_prompt', 'n_gen', 'test_time', 'avg_ns', 'stddev_ns', 'avg_ts',
-  'stddev_ts', 'cpu_features', 'isa', 'model_n_params_active', 'n_expert', 'n_expert_used', 'bytes_per_token',
+  'stddev_ts', 'cpu_features', 'isa', 'packed_bytes', 'model_n_params_active', 'n_expert', 'n_expert_used', 'bytes_per_token',
   'achieved_gbps', 'bw_limit_gbps', 'bw_source', 'bw_share', 'blocks_per_token', 'n_layer', 'experts_per_token',
 ] as const satisfies readonly (keyof BenchResult)[];
 
@@ -357,7 +361,7 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
   const maxCtx = Math.max(...tests.map((t) => t.nPrompt + t.nGen));
   for (const [mi, path] of p.models.entries()) {
     hooks.progress?.(`loading ${basename(path)}`);
-    const model = await Model.load(path);
+    const model = await Model.load(path, { repack: p.repack ?? true });
     const info = model.info;
     const tm = testModelOf(model);
     const active = await activeParams(path, info);
@@ -414,6 +418,7 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
           stddev_ts: stdev(samplesTs),
           samples_ns: samplesNs,
           samples_ts: samplesTs,
+          packed_bytes: info.packedBytes,
           model_n_params_active: active,
           n_expert: info.nExpert,
           n_expert_used: info.nExpertUsed,

@@ -32,6 +32,11 @@ ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type
 
 namespace {
 
+// Below this many weight bytes x tokens a matmul runs on the calling thread: waking or signalling a worker
+// costs a few microseconds (more when a core is shared with the JS thread), which is what such a matmul
+// takes in all (~160 KiB from L2). Tiny models then leave the second thread asleep instead of slower.
+constexpr double kParallelWork = 160.0 * 1024;
+
 // Packed weights: tasks are (group chunk) x (token chunk); the rows past the last whole group use vec_dot.
 void matmul_packed(PackedMatmulFn kernel, VecDotFn dot, const WeightView& w, const ConvertedActs& a, float* y,
                    int64_t y_stride, ThreadPool& pool) {
@@ -42,7 +47,7 @@ void matmul_packed(PackedMatmulFn kernel, VecDotFn dot, const WeightView& w, con
       16, std::min<int64_t>(n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
   const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
   const double work = (double)w.group_bytes * (double)ng * (double)n_tokens;
-  const int64_t threads = work < 48.0 * 1024 ? 1 : pool.size();
+  const int64_t threads = work < kParallelWork ? 1 : pool.size();
   int64_t groups_per_task = ng;
   if (threads > 1) {
     // ~4 tasks per thread for balance on a shared machine, but >= 8 KiB of weights x tokens each.
@@ -92,19 +97,25 @@ void matmul_converted_with(const CpuKernels& k, const WeightView& w, const Conve
     return;
   }
   const MatmulTileFn tile = rows_only ? nullptr : k.mm_tile[(int)w.type];
+  const double work = (double)w.row_bytes * (double)n_out * (double)n_tokens;
   if (!tile) {
     // Reference schedule: one vec_dot per (row, token).
     int64_t rows_per_task = std::max<int64_t>(1, n_out / (n_threads * 8));
     rows_per_task = std::min<int64_t>(rows_per_task, 64);
     const int64_t n_tasks = (n_out + rows_per_task - 1) / rows_per_task;
-    pool.parallel_for(n_tasks, [&](int64_t task, int) {
+    auto body = [&](int64_t task, int) {
       const int64_t r0 = task * rows_per_task;
       const int64_t r1 = std::min(n_out, r0 + rows_per_task);
       for (int64_t r = r0; r < r1; r++) {
         const uint8_t* wr = w.row(r);
         for (int64_t t = 0; t < n_tokens; t++) dot(w.n_in, &y[t * y_stride + r], wr, a.data + (size_t)t * a.row_bytes);
       }
-    });
+    };
+    if (work < kParallelWork) {
+      for (int64_t i = 0; i < n_tasks; i++) body(i, 0);
+    } else {
+      pool.parallel_for(n_tasks, body);
+    }
     return;
   }
   // Tiled: tasks are (row chunk) x (token chunk). A token chunk's converted activations stay in L2 (~192 KiB)
@@ -112,9 +123,7 @@ void matmul_converted_with(const CpuKernels& k, const WeightView& w, const Conve
   const int64_t tok_chunk = std::max<int64_t>(
       16, std::min<int64_t>(n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
   const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
-  // Work in weight bytes x tokens; below ~48 KiB it is not worth waking a second thread (~1-2 us).
-  const double work = (double)w.row_bytes * (double)n_out * (double)n_tokens;
-  const int64_t threads = work < 48.0 * 1024 ? 1 : n_threads;
+  const int64_t threads = work < kParallelWork ? 1 : n_threads;
   // Aim at ~6 tasks per thread (dynamic balancing on a shared machine), but >= 16 rows and >= 16 KiB each.
   int64_t rows_per_task = n_out;
   if (threads > 1) {
