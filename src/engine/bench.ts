@@ -93,6 +93,9 @@ export interface BenchResult {
   n_expert_used: number;
   /** weight bytes read to decode one token (routed experts only for MoE) */
   bytes_per_token: number;
+  /** tg only: weight bytes the engine's matmul kernels actually read per generated token (its counter;
+   *  packed layouts included), to check against bytes_per_token (e.g. MoE: routed experts only) */
+  read_bytes_per_token: number | null;
   /** tg only: bytes_per_token × avg_ts (GB/s, 1e9) */
   achieved_gbps: number | null;
   /** the streaming-read bandwidth limit used for the share (GB/s), null when off */
@@ -113,6 +116,7 @@ export const BENCH_FIELDS = [
   'build_commit', 'cpu_info', 'backends', 'model_filename', 'model_type', 'model_size', 'model_n_params',
   'n_batch', 'n_threads', 'type_k', 'type_v', 'n_prompt', 'n_gen', 'test_time', 'avg_ns', 'stddev_ns', 'avg_ts',
   'stddev_ts', 'cpu_features', 'isa', 'packed_bytes', 'model_n_params_active', 'n_expert', 'n_expert_used', 'bytes_per_token',
+  'read_bytes_per_token',
   'achieved_gbps', 'bw_limit_gbps', 'bw_source', 'bw_share', 'blocks_per_token', 'n_layer', 'experts_per_token',
 ] as const satisfies readonly (keyof BenchResult)[];
 
@@ -430,6 +434,7 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
           blocks_per_token: blocksPerToken,
           n_layer: info.nLayer,
           experts_per_token: isTg ? st.expertEvals / Math.max(1, genTokens) : null,
+          read_bytes_per_token: isTg ? st.weightBytes / Math.max(1, genTokens) : null,
         };
         results.push(r);
         hooks.onResult?.(r);
@@ -483,6 +488,12 @@ export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV
     { name: 't/s', right: true, value: (r) => `${r.avg_ts.toFixed(2)} ± ${r.stddev_ts.toFixed(2)}` },
     { name: 'active', right: true, value: (r) => formatParamCount(r.model_n_params_active) },
     { name: 'B/tok', right: true, value: (r) => (r.n_gen > 0 ? formatSize(r.bytes_per_token) : '') },
+    // what the kernels read per token against B/tok (packed copies may differ by a few %)
+    {
+      name: 'read',
+      right: true,
+      value: (r) => (r.read_bytes_per_token === null ? '' : `${((100 * r.read_bytes_per_token) / r.bytes_per_token).toFixed(1)} %`),
+    },
     { name: 'GB/s', right: true, value: (r) => (r.achieved_gbps === null ? '' : r.achieved_gbps.toFixed(2)) },
     {
       name: 'of bw',
@@ -499,7 +510,7 @@ export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV
   // fixed widths so rows can stream (llama-bench: model 30, size/params 9, test 15, t/s 20); size gets 10 for
   // 'nnn.nn MiB'
   const width = (c: MdColumn) =>
-    Math.max(c.name.length, { model: 30, size: 10, params: 9, test: 15, 't/s': 20, active: 9, 'B/tok': 10, 'of bw': 8 }[c.name] ?? 6);
+    Math.max(c.name.length, { model: 30, size: 10, params: 9, test: 15, 't/s': 20, active: 9, 'B/tok': 10, read: 8, 'of bw': 8 }[c.name] ?? 6);
   const line = (cells: string[]) =>
     `| ${cells.map((s, i) => (cols[i].right ? s.padStart(width(cols[i])) : s.padEnd(width(cols[i])))).join(' | ')} |\n`;
   return {

@@ -207,6 +207,8 @@ export interface DecodeStats {
   routedTokens: number;
   /** routed (token, expert) FFN evaluations */
   expertEvals: number;
+  /** weight bytes the matmul kernels read (each matrix once per call) */
+  weightBytes: number;
   /** per block: token evaluations that ran / skipped it (routed tokens only) */
   blockRuns: number[];
   blockSkips: number[];

@@ -240,6 +240,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     o.Set("seconds", st.seconds);
     o.Set("routedTokens", (double)st.routed_tokens);
     o.Set("expertEvals", (double)st.expert_evals);
+    o.Set("weightBytes", (double)st.weight_bytes);
     Napi::Array runs = Napi::Array::New(env, st.block_runs.size()), skips = Napi::Array::New(env, st.block_skips.size());
     for (size_t i = 0; i < st.block_runs.size(); i++) {
       runs.Set((uint32_t)i, (double)st.block_runs[i]);

@@ -29,6 +29,12 @@ const ConvertedActs& Blocks::acts(GgmlType wt, const float* src, int64_t stride,
   return s.acts;
 }
 
+void Blocks::mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride) {
+  const int64_t ng = w.packed ? w.n_out / kPackRows : 0;
+  c_.stats_.weight_bytes += (uint64_t)ng * w.group_bytes + (uint64_t)(w.n_out - ng * kPackRows) * w.row_bytes;
+  matmul_converted(w, a, y, y_stride, c_.pool_);
+}
+
 void Blocks::embed() {
   const int64_t E = hp_.n_embd;
   const Weight& w = m_.tok_embd;
@@ -121,10 +127,10 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
   const int64_t nkvr = kv_all ? n_ : na;
   if (nkvr == 0) return;  // KV-skip and no token runs this block: nothing to write or compute
   slots_[0].src = slots_[1].src = nullptr;
-  if (na > 0) matmul_converted(L.wq.view(), acts(L.wq.type, xa, E, E, na, 0), s.q.data(), nh * hd, c_.pool_);
+  if (na > 0) mm(L.wq.view(), acts(L.wq.type, xa, E, E, na, 0), s.q.data(), nh * hd);
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(L.wk.view(), acts(L.wk.type, xkv, E, E, nkvr, 0), s.k.data(), nkv * hd, c_.pool_);
-  matmul_converted(L.wv.view(), acts(L.wv.type, xkv, E, E, nkvr, L.wv.type == L.wk.type ? 0 : 1), s.v.data(), nkv * hdv, c_.pool_);
+  mm(L.wk.view(), acts(L.wk.type, xkv, E, E, nkvr, 0), s.k.data(), nkv * hd);
+  mm(L.wv.view(), acts(L.wv.type, xkv, E, E, nkvr, L.wv.type == L.wk.type ? 0 : 1), s.v.data(), nkv * hdv);
 
   const float* ff = m_.rope_freqs.empty() ? nullptr : m_.rope_freqs.data();
   // K (and V) rows r belong to token kv_all ? r : act_[r]; Q rows r to token act_[r]
@@ -156,7 +162,7 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
   if (na == 0) return;
   attend(il, o);
   const ConvertedActs& a = acts(L.wo.type, s.attn.data(), nh * hdv, nh * hdv, na, 0);
-  matmul_converted(L.wo.view(), a, s.proj.data(), E, c_.pool_);
+  mm(L.wo.view(), a, s.proj.data(), E);
   add_rows(s.proj.data());
 }
 
@@ -249,10 +255,10 @@ void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const Weig
   auto& s = c_.s_;
   const int64_t E = hp_.n_embd, F = gate.n_out;
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(gate, acts(gate.type, in, E, E, n_rows, 0), s.gate.data(), F, c_.pool_);
-  matmul_converted(up, acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1), s.up.data(), F, c_.pool_);
+  mm(gate, acts(gate.type, in, E, E, n_rows, 0), s.gate.data(), F);
+  mm(up, acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1), s.up.data(), F);
   for (int64_t r = 0; r < n_rows; r++) swiglu(&s.gate[r * F], &s.up[r * F], &s.hidden[r * F], F);  // per row, as ggml
-  matmul_converted(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E, c_.pool_);
+  mm(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E);
   slots_[0].src = slots_[1].src = nullptr;
 }
 
@@ -314,7 +320,7 @@ void Blocks::moe_softmax(uint32_t il) {
   const int64_t n = (int64_t)act_.size();  // rows t below are the running tokens, compacted
   ffn_norm_rows(L.ffn_norm);
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n, 0), s.router.data(), X, c_.pool_);
+  mm(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n, 0), s.router.data(), X);
   std::vector<int32_t> sel((size_t)(n * K));
   std::vector<float> w((size_t)(n * K));
   for (int64_t t = 0; t < n; t++) {
@@ -358,7 +364,7 @@ void Blocks::moe_sigmoid_shared(uint32_t il) {
   const int64_t n = (int64_t)act_.size();  // rows t below are the running tokens, compacted
   ffn_norm_rows(L.ffn_norm);
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n, 0), s.router.data(), X, c_.pool_);
+  mm(L.ffn_gate_inp.view(), acts(L.ffn_gate_inp.type, s.xn.data(), E, E, n, 0), s.router.data(), X);
   std::vector<int32_t> sel((size_t)(n * K));
   std::vector<float> w((size_t)(n * K));
   for (int64_t t = 0; t < n; t++) {
@@ -392,7 +398,7 @@ void Blocks::output(bool all_logits, float* logits) {
   const int64_t rows = n_ - first;
   for (int64_t r = 0; r < rows; r++) rms_norm(&s.x[(first + r) * E], &s.xn[r * E], E, hp_.rms_eps, m_.output_norm.data());
   slots_[0].src = slots_[1].src = nullptr;
-  matmul_converted(m_.output.view(), acts(m_.output.type, s.xn.data(), E, E, rows, 0), logits, V, c_.pool_);
+  mm(m_.output.view(), acts(m_.output.type, s.xn.data(), E, E, rows, 0), logits, V);
 }
 
 }  // namespace llama4

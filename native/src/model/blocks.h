@@ -42,6 +42,8 @@ class Blocks {
  private:
   // Converted activations for weights of type wt reading rows of src (cached per source and type).
   const ConvertedActs& acts(GgmlType wt, const float* src, int64_t stride, int64_t n_in, int64_t n_rows, int slot);
+  // Every weight matmul goes through here (counts the weight bytes it reads in the context's stats).
+  void mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride);
   void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
                   int64_t n_rows, float* out);
   void attend(uint32_t il, const AttnOpts& o);

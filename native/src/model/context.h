@@ -41,6 +41,9 @@ struct DecodeStats {
   std::vector<uint64_t> block_shared_only;  // MoE blocks: runs that skipped the routed experts
   uint64_t routed_tokens = 0;
   uint64_t expert_evals = 0;  // routed (token, expert) FFN evaluations
+  // Weight bytes handed to the matmul kernels (each matrix once per call, packed or plain as read):
+  // what decoding streams from memory, to check against Model::bytes_per_token (routed experts only).
+  uint64_t weight_bytes = 0;
 };
 
 class Context {
