@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdlib>
 
+#include <sys/mman.h>
+
 #include "runtime/error.h"
 
 namespace llama4 {
@@ -11,6 +13,8 @@ namespace {
 std::array<PackedFormat, kGgmlTypeCount> build() {
   std::array<PackedFormat, kGgmlTypeCount> t{};
   // One row per packed type (added as each type's layout and kernels land):
+  t[(int)GgmlType::Q8_0] = {packed_group_bytes_q8_0, pack_group_q8_0};
+  t[(int)GgmlType::Q4_K] = {packed_group_bytes_q4_k, pack_group_q4_k};
   return t;
 }
 }  // namespace
@@ -34,9 +38,14 @@ PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_sl
   unsigned __int128 total = (unsigned __int128)out.group_bytes * (unsigned __int128)ng * (unsigned __int128)n_slab;
   if (total > (unsigned __int128)(SIZE_MAX / 2)) LLAMA4_THROW("packed weights of %s too large", type_name(t));
   out.bytes = (size_t)total;
-  uint8_t* p = (uint8_t*)std::aligned_alloc(64, (out.bytes + 63) & ~(size_t)63);
+  // 2 MiB aligned and backed by transparent huge pages where the kernel allows it (THP "madvise" mode):
+  // decode streams every weight once per token, and 4 KiB pages cost a TLB miss every 4 KiB of it.
+  constexpr size_t kHuge = 2u << 20;
+  const size_t alloc = out.bytes >= kHuge ? (out.bytes + kHuge - 1) & ~(kHuge - 1) : (out.bytes + 63) & ~(size_t)63;
+  uint8_t* p = (uint8_t*)std::aligned_alloc(out.bytes >= kHuge ? kHuge : 64, alloc);
   if (!p) LLAMA4_THROW("cannot allocate %.1f MiB for packed %s weights", (double)out.bytes / 1048576.0, type_name(t));
   out.mem.reset(p);
+  if (out.bytes >= kHuge) madvise(p, alloc, MADV_HUGEPAGE);
   for (int64_t e = 0; e < n_slab; e++) {
     const uint8_t* slab = data + (size_t)e * (size_t)n_out * row_bytes;
     uint8_t* dst = p + (size_t)e * (size_t)ng * out.group_bytes;
