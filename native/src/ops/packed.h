@@ -62,6 +62,7 @@ PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_sl
 // Per-type layouts (ops/packed_<type>.cpp).
 size_t packed_group_bytes_q4_0(int64_t n_in);
 void pack_group_q4_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+void mm_packed_q4_0_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);
 size_t packed_group_bytes_q4_k(int64_t n_in);
 void pack_group_q4_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
 void mm_packed_q4_k_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);
