@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <chrono>
+#include <cstring>
 #include <map>
 
 #include "model/names.h"
@@ -114,18 +115,29 @@ void pack_model(Model& m) {
                       &l.ffn_down_exps, &l.ffn_gate_shexp, &l.ffn_up_shexp, &l.ffn_down_shexp})
       ws.push_back(w);
   ws.push_back(&m.output);
+  const MappedFile* map = m.file->mapping();
   for (Weight* w : ws) {
-    if (!*w || !k.mm_packed[(int)w->type] || !packed_format(w->type)) continue;
-    PackedWeights p = pack_weights(w->type, w->ne[0], w->ne[1], w->ne[2], w->data, w->row_bytes);
-    if (!p.data()) continue;
-    w->packed = p.data();
-    w->group_bytes = p.group_bytes;
-    m.packed_bytes += p.bytes;
-    const MappedFile* map = m.file->mapping();
-    const bool gathered = m.output_tied && w == &m.output;
-    if (map && !gathered && w->ne[1] % kPackRows == 0)
-      map->release((uint64_t)(w->data - map->data()), w->info->nbytes);
-    m.packed.push_back(std::move(p));
+    if (!*w) continue;
+    const bool gathered = m.output_tied && w == &m.output;  // token_embd's rows: the embedding reads them too
+    PackedWeights p;
+    if (k.mm_packed[(int)w->type] && packed_format(w->type))
+      p = pack_weights(w->type, w->ne[0], w->ne[1], w->ne[2], w->data, w->row_bytes);
+    if (p.data()) {
+      w->packed = p.data();
+      w->group_bytes = p.group_bytes;
+      m.packed_bytes += p.bytes;
+      if (map && !gathered && w->ne[1] % kPackRows == 0) map->release((uint64_t)(w->data - map->data()), w->info->nbytes);
+      m.packed.push_back(std::move(p));
+    } else if (map && !gathered) {
+      // no packed layout: a plain copy on huge pages (4 KiB pages of a mapped file cost a TLB miss per page)
+      const size_t bytes = (size_t)w->info->nbytes;
+      WeightBuffer b = alloc_weight_buffer(bytes, w->info->name.c_str());
+      std::memcpy(b.get(), w->data, bytes);
+      map->release((uint64_t)(w->data - map->data()), bytes);
+      w->data = b.get();
+      m.resident_bytes += bytes;
+      m.resident.push_back(std::move(b));
+    }
   }
   if (m.output_tied) {  // the tied output shares token_embd's rows: keep the gather's plain view, add the packed one
     m.tok_embd.packed = nullptr;

@@ -10,6 +10,7 @@
 #include "model/hparams.h"
 #include "ops/matmul.h"
 #include "ops/packed.h"
+#include "runtime/memory.h"
 
 namespace llama4 {
 
@@ -50,7 +51,9 @@ struct Model {
   std::vector<float> rope_freqs;   // [n_rot/2] or empty
   std::vector<LayerWeights> layers;
   std::vector<PackedWeights> packed;  // owned packed copies the Weights' `packed` point into
+  std::vector<WeightBuffer> resident;  // owned plain copies (types without a packed layout) `data` points into
   uint64_t packed_bytes = 0;
+  uint64_t resident_bytes = 0;
   double pack_seconds = 0;
 
   uint64_t n_params = 0;           // all tensors
@@ -63,7 +66,8 @@ struct Model {
 
 struct LoadOptions {
   // Copy the matrices of types with a packed layout and kernel (ops/packed.h) into it at load time, as
-  // llama.cpp's CPU_REPACK buffers do: faster decode and prompts, and the mapped pages are released.
+  // llama.cpp's CPU_REPACK buffers do, and the other matrices into plain copies: all on huge pages
+  // (decode streams every weight each token), with the mapped pages released.
   bool repack = true;
 };
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt = {});
