@@ -3,7 +3,9 @@
 // fixed last-token buffer.
 #include <atomic>
 #include <functional>
+#include <algorithm>
 #include <memory>
+#include <thread>
 
 #include "addon/async.h"
 #include "addon/bindings.h"
@@ -321,7 +323,7 @@ Napi::Value load_model_js(const Napi::CallbackInfo& info) {
           if (total && l.m->weight_bytes > total)
             LLAMA4_THROW("model '%s' needs %s for its weights but this machine has %s of memory", path.c_str(),
                          gib(l.m->weight_bytes).c_str(), gib(total).c_str());
-          if (repack) pack_model(*l.m);
+          if (repack) pack_model(*l.m, (int)std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
           return l;
         },
         [](Napi::Env env, Loaded& l) -> Napi::Value {

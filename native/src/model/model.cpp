@@ -1,12 +1,15 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cstring>
 #include <map>
 
 #include "model/names.h"
 #include "ops/cpu/kernels.h"
 #include "runtime/mmap_file.h"
+#include "runtime/thread_pool.h"
 #include "runtime/error.h"
 
 namespace llama4 {
@@ -106,37 +109,60 @@ std::string Model::describe() const {
 
 // Packs every matrix whose type has a packed layout and a kernel at this host's level; the mapped pages
 // of the packed rows are released (the embedding gather keeps reading the plain rows of token_embd).
-void pack_model(Model& m) {
+void pack_model(Model& m, int n_threads) {
   const auto t0 = std::chrono::steady_clock::now();
   const CpuKernels& k = cpu_kernels();
   std::vector<Weight*> ws;
   for (LayerWeights& l : m.layers)
     for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.ffn_gate_exps, &l.ffn_up_exps,
                       &l.ffn_down_exps, &l.ffn_gate_shexp, &l.ffn_up_shexp, &l.ffn_down_shexp})
-      ws.push_back(w);
-  ws.push_back(&m.output);
+      if (*w) ws.push_back(w);
+  if (m.output) ws.push_back(&m.output);
   const MappedFile* map = m.file->mapping();
-  for (Weight* w : ws) {
-    if (!*w) continue;
+  // One slot per weight, filled in parallel (a pool for the duration of the load; the copies are
+  // bound by page faults on the file and on the new huge pages), then moved into the model in order.
+  struct Slot {
+    PackedWeights packed;
+    WeightBuffer plain;
+  };
+  std::vector<Slot> slots(ws.size());
+  ThreadPool pool(std::max(1, n_threads));
+  auto pack_one = [&](int64_t i) {
+    Weight* w = ws[(size_t)i];
     const bool gathered = m.output_tied && w == &m.output;  // token_embd's rows: the embedding reads them too
-    PackedWeights p;
     if (k.mm_packed[(int)w->type] && packed_format(w->type))
-      p = pack_weights(w->type, w->ne[0], w->ne[1], w->ne[2], w->data, w->row_bytes);
-    if (p.data()) {
-      w->packed = p.data();
-      w->group_bytes = p.group_bytes;
-      m.packed_bytes += p.bytes;
+      slots[(size_t)i].packed = pack_weights(w->type, w->ne[0], w->ne[1], w->ne[2], w->data, w->row_bytes);
+    if (slots[(size_t)i].packed.data()) {
       if (map && !gathered && w->ne[1] % kPackRows == 0) map->release((uint64_t)(w->data - map->data()), w->info->nbytes);
-      m.packed.push_back(std::move(p));
     } else if (map && !gathered) {
       // no packed layout: a plain copy on huge pages (4 KiB pages of a mapped file cost a TLB miss per page)
       const size_t bytes = (size_t)w->info->nbytes;
-      WeightBuffer b = alloc_weight_buffer(bytes, w->info->name.c_str());
-      std::memcpy(b.get(), w->data, bytes);
+      slots[(size_t)i].plain = alloc_weight_buffer(bytes, w->info->name.c_str());
+      std::memcpy(slots[(size_t)i].plain.get(), w->data, bytes);
       map->release((uint64_t)(w->data - map->data()), bytes);
-      w->data = b.get();
-      m.resident_bytes += bytes;
-      m.resident.push_back(std::move(b));
+    }
+  };
+  std::vector<std::exception_ptr> errors(ws.size());
+  pool.parallel_for((int64_t)ws.size(), [&](int64_t i, int) {
+    try {
+      pack_one(i);
+    } catch (...) {
+      errors[(size_t)i] = std::current_exception();  // rethrown on the calling thread below
+    }
+  });
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+  for (size_t i = 0; i < ws.size(); i++) {
+    Weight* w = ws[i];
+    if (slots[i].packed.data()) {
+      w->packed = slots[i].packed.data();
+      w->group_bytes = slots[i].packed.group_bytes;
+      m.packed_bytes += slots[i].packed.bytes;
+      m.packed.push_back(std::move(slots[i].packed));
+    } else if (slots[i].plain) {
+      w->data = slots[i].plain.get();
+      m.resident_bytes += (uint64_t)w->info->nbytes;
+      m.resident.push_back(std::move(slots[i].plain));
     }
   }
   if (m.output_tied) {  // the tied output shares token_embd's rows: keep the gather's plain view, add the packed one
@@ -195,7 +221,7 @@ std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     m->n_params += (uint64_t)t.n_elements();
     m->weight_bytes += t.nbytes;
   }
-  if (opt.repack) pack_model(*m);
+  if (opt.repack) pack_model(*m, opt.n_threads);
   return m;
 }
 

@@ -69,9 +69,10 @@ struct LoadOptions {
   // llama.cpp's CPU_REPACK buffers do, and the other matrices into plain copies: all on huge pages
   // (decode streams every weight each token), with the mapped pages released.
   bool repack = true;
+  int n_threads = 1;  // threads for repacking
 };
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt = {});
-// The repacking step of load_model (for callers that check memory first).
-void pack_model(Model& m);
+// The repacking step of load_model (for callers that check memory first), on n_threads threads.
+void pack_model(Model& m, int n_threads);
 
 }  // namespace llama4
