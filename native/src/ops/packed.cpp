@@ -14,6 +14,7 @@ std::array<PackedFormat, kGgmlTypeCount> build() {
   std::array<PackedFormat, kGgmlTypeCount> t{};
   // One row per packed type (added as each type's layout and kernels land):
   t[(int)GgmlType::Q8_0] = {packed_group_bytes_q8_0, pack_group_q8_0};
+  t[(int)GgmlType::Q6_K] = {packed_group_bytes_q6_k, pack_group_q6_k};
   t[(int)GgmlType::Q4_0] = {packed_group_bytes_q4_0, pack_group_q4_0};
   t[(int)GgmlType::Q4_K] = {packed_group_bytes_q4_k, pack_group_q4_k};
   return t;

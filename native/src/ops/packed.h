@@ -68,6 +68,7 @@ void pack_group_q4_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t
 void mm_packed_q4_k_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);
 size_t packed_group_bytes_q6_k(int64_t n_in);
 void pack_group_q6_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+void mm_packed_q6_k_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);
 size_t packed_group_bytes_q8_0(int64_t n_in);
 void pack_group_q8_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
 void mm_packed_q8_0_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);

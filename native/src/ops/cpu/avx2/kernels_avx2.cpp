@@ -500,6 +500,7 @@ void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx,
 
 namespace avx2 { void mm_packed_q4_0(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx2 { void mm_packed_q4_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
+namespace avx2 { void mm_packed_q6_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx2 { void mm_packed_q8_0(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 void init_avx2_kernels(CpuKernels& k) {
   using T = GgmlType;
@@ -530,6 +531,7 @@ void init_avx2_kernels(CpuKernels& k) {
   k.mm_tile[(int)T::IQ4_NL] = avx2::mm_tile_blocks<tl::IQ4_NLx2, avx2::vec_dot_iq4_nl_q8_0>;
   // (Float tiles measured no faster than vec_dot per output for F16 prompts on EPYC: none.)
   k.mm_packed[(int)T::Q8_0] = avx2::mm_packed_q8_0;
+  k.mm_packed[(int)T::Q6_K] = avx2::mm_packed_q6_k;
   k.mm_packed[(int)T::Q4_0] = avx2::mm_packed_q4_0;
   k.mm_packed[(int)T::Q4_K] = avx2::mm_packed_q4_k;
 }

@@ -295,6 +295,7 @@ void mm_tile_blocks(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx,
 
 namespace avx512 { void mm_packed_q4_0(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx512 { void mm_packed_q4_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
+namespace avx512 { void mm_packed_q6_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx512 { void mm_packed_q8_0(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 void init_avx512_kernels(CpuKernels& k) {
   using T = GgmlType;
@@ -313,6 +314,7 @@ void init_avx512_kernels(CpuKernels& k) {
   k.mm_tile[(int)T::Q8_0] = avx512::mm_tile_blocks<avx512::Q8_0v, avx512::vec_dot_q8_0_q8_0>;
   k.mm_tile[(int)T::IQ4_NL] = avx512::mm_tile_blocks<avx512::IQ4_NLv, avx512::vec_dot_iq4_nl_q8_0>;
   k.mm_packed[(int)T::Q8_0] = avx512::mm_packed_q8_0;
+  k.mm_packed[(int)T::Q6_K] = avx512::mm_packed_q6_k;
   k.mm_packed[(int)T::Q4_0] = avx512::mm_packed_q4_0;
   k.mm_packed[(int)T::Q4_K] = avx512::mm_packed_q4_k;
 }

@@ -425,6 +425,7 @@ void init_generic_kernels(CpuKernels& k) {
   k.quantize_act[(int)T::Q8_1] = quantize_q8_1_act;
   k.quantize_act[(int)T::Q8_K] = quantize_q8_k_ref;
   k.mm_packed[(int)T::Q8_0] = mm_packed_q8_0_ref;
+  k.mm_packed[(int)T::Q6_K] = mm_packed_q6_k_ref;
   k.mm_packed[(int)T::Q4_0] = mm_packed_q4_0_ref;
   k.mm_packed[(int)T::Q4_K] = mm_packed_q4_k_ref;
 }
