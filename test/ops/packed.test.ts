@@ -16,6 +16,7 @@ const packedTypes = a.packedKernels('scalar');
 interface WType { name: string; id: number; block: number; size: number; f16: number[]; signedD: boolean }
 const ALL: WType[] = [
   { name: 'Q4_0', id: 2, block: 32, size: 18, f16: [0], signedD: true },
+  { name: 'Q4_1', id: 3, block: 32, size: 20, f16: [0, 2], signedD: true },
   { name: 'Q8_0', id: 8, block: 32, size: 34, f16: [0], signedD: true },
   { name: 'Q4_K', id: 12, block: 256, size: 144, f16: [0, 2], signedD: false },
   { name: 'Q6_K', id: 14, block: 256, size: 210, f16: [208], signedD: true },
@@ -103,6 +104,8 @@ describe.each(TYPES)('packed $name', (t) => {
         expect(Math.abs(packed[i] - plain[i]), `${t.name} n=${n} rows=${rows} i=${i}`).toBeLessThanOrEqual(2e-5 * mag[i] + 1e-30);
         if (packed[i] !== plain[i]) differs++;
       }
+      // Q4_1 keeps llama.cpp's plain order on purpose (ops/packed.h): equal everywhere
+      if (t.name === 'Q4_1') expect(packed, `${t.name} n=${n} rows=${rows}: plain order`).toEqual(plain);
       // the tail rows (rows % 8) come from the plain kernel: bit-identical there
       for (let tk = 0; tk < tokens; tk++)
         for (let o = rows - (rows % 8); o < rows; o++) expect(packed[tk * rows + o]).toBe(plain[tk * rows + o]);

@@ -17,6 +17,7 @@ std::array<PackedFormat, kGgmlTypeCount> build() {
   t[(int)GgmlType::Q6_K] = {packed_group_bytes_q6_k, pack_group_q6_k};
   t[(int)GgmlType::Q4_0] = {packed_group_bytes_q4_0, pack_group_q4_0};
   t[(int)GgmlType::Q4_K] = {packed_group_bytes_q4_k, pack_group_q4_k};
+  t[(int)GgmlType::Q4_1] = {packed_group_bytes_q4_1, pack_group_q4_1};
   return t;
 }
 }  // namespace

@@ -12,6 +12,10 @@
 // token, prompt = many: the same bits), which the batched verify pass of exact self-speculative decoding
 // and mixed-path depth batches rely on. The order differs from the plain vec_dot kernels (llama.cpp's
 // haswell order), so packed and plain results agree within float rounding, not bit for bit.
+// Exception: Q4_1 keeps the plain kernels' (llama.cpp's) order — 8 lane chains per block plus the min
+// chain — so its packed results EQUAL the plain ones: there d·Σq·y and m·Σy nearly cancel, and on
+// SmolLM2-135M Q4_1 (large activation outliers) any other rounding order moved logits by up to ~1 against
+// llama.cpp's, which has no repacked Q4_1 (see packed_q4_1.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +67,9 @@ PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_sl
 size_t packed_group_bytes_q4_0(int64_t n_in);
 void pack_group_q4_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
 void mm_packed_q4_0_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);
+size_t packed_group_bytes_q4_1(int64_t n_in);
+void pack_group_q4_1(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
+void mm_packed_q4_1_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);
 size_t packed_group_bytes_q4_k(int64_t n_in);
 void pack_group_q4_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);
 void mm_packed_q4_k_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss);

@@ -502,6 +502,7 @@ namespace avx2 { void mm_packed_q4_0(int64_t n_in, int64_t ng, int64_t nt, const
 namespace avx2 { void mm_packed_q4_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx2 { void mm_packed_q6_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx2 { void mm_packed_q8_0(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
+namespace avx2 { void mm_packed_q4_1(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 void init_avx2_kernels(CpuKernels& k) {
   using T = GgmlType;
   k.vec_dot[(int)T::F32] = avx2::vec_dot_f32;
@@ -534,6 +535,7 @@ void init_avx2_kernels(CpuKernels& k) {
   k.mm_packed[(int)T::Q6_K] = avx2::mm_packed_q6_k;
   k.mm_packed[(int)T::Q4_0] = avx2::mm_packed_q4_0;
   k.mm_packed[(int)T::Q4_K] = avx2::mm_packed_q4_k;
+  k.mm_packed[(int)T::Q4_1] = avx2::mm_packed_q4_1;
 }
 
 }  // namespace llama4

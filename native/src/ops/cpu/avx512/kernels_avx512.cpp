@@ -297,6 +297,7 @@ namespace avx512 { void mm_packed_q4_0(int64_t n_in, int64_t ng, int64_t nt, con
 namespace avx512 { void mm_packed_q4_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx512 { void mm_packed_q6_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 namespace avx512 { void mm_packed_q8_0(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
+namespace avx512 { void mm_packed_q4_1(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y, size_t by, float* s, int64_t ss); }
 void init_avx512_kernels(CpuKernels& k) {
   using T = GgmlType;
   k.vec_dot[(int)T::Q4_0] = avx512::vec_dot_q4_0_q8_0;
@@ -317,6 +318,7 @@ void init_avx512_kernels(CpuKernels& k) {
   k.mm_packed[(int)T::Q6_K] = avx512::mm_packed_q6_k;
   k.mm_packed[(int)T::Q4_0] = avx512::mm_packed_q4_0;
   k.mm_packed[(int)T::Q4_K] = avx512::mm_packed_q4_k;
+  k.mm_packed[(int)T::Q4_1] = avx512::mm_packed_q4_1;
 }
 
 }  // namespace llama4

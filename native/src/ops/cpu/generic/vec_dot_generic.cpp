@@ -428,6 +428,7 @@ void init_generic_kernels(CpuKernels& k) {
   k.mm_packed[(int)T::Q6_K] = mm_packed_q6_k_ref;
   k.mm_packed[(int)T::Q4_0] = mm_packed_q4_0_ref;
   k.mm_packed[(int)T::Q4_K] = mm_packed_q4_k_ref;
+  k.mm_packed[(int)T::Q4_1] = mm_packed_q4_1_ref;
 }
 
 }  // namespace llama4
