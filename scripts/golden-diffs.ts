@@ -1,0 +1,45 @@
+// Max |logit - llama.cpp golden| (F32 KV cache) and greedy agreement for every golden in
+// ../shared/models/goldens, with this host's kernels (LLAMA4_ISA lowers the level; --no-repack keeps the
+// file layouts): the parity figures quoted in the README.
+//   npx tsx scripts/golden-diffs.ts [--no-repack]
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Model } from '../src/engine/model.js';
+import { addon } from '../src/native/addon.js';
+
+interface Golden {
+  model: string;
+  prompt_tokens: number[];
+  n_vocab: number;
+  prefill: { pos: number; argmax: number; logits?: number[]; top5: [number, number][] }[];
+  greedy_tokens: number[];
+}
+
+const dir = join(import.meta.dirname, '..', '..', 'shared', 'models');
+const repack = !process.argv.includes('--no-repack');
+const argmax = (a: Float32Array) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
+console.log(`kernels: ${addon().systemInfo().isa}, repack: ${repack}`);
+for (const f of readdirSync(join(dir, 'goldens')).filter((f) => f.endsWith('.golden.json')).sort()) {
+  const g = JSON.parse(readFileSync(join(dir, 'goldens', f), 'utf8')) as Golden;
+  const m = await Model.load(join(dir, g.model), { repack });
+  const ctx = m.createContext({ nCtx: 256, nThreads: 1, typeK: 'f32', typeV: 'f32' });
+  await ctx.evaluate(g.prompt_tokens, { allLogits: true });
+  const all = ctx.allLogits();
+  const V = g.n_vocab;
+  let d = 0;
+  for (const p of g.prefill) {
+    const row = all.subarray(p.pos * V, (p.pos + 1) * V);
+    if (p.logits) for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(row[i] - p.logits[i]));
+    for (const [id, l] of p.top5) d = Math.max(d, Math.abs(row[id] - l));
+  }
+  let logits = all.subarray((g.prompt_tokens.length - 1) * V);
+  let same = 0;
+  for (let i = 0; i < g.greedy_tokens.length; i++) {
+    const t = argmax(logits);
+    if (t !== g.greedy_tokens[i]) break;
+    same++;
+    if (m.tokenizer.isEog(t) || i + 1 === g.greedy_tokens.length) break;
+    logits = await ctx.evaluate([t]);
+  }
+  console.log(`${f.padEnd(45)} max|dlogit| ${d.toExponential(2)}  greedy ${same}/${g.greedy_tokens.length}  packed ${(m.info.packedBytes / 1e6).toFixed(1)} MB`);
+}
