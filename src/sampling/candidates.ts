@@ -164,8 +164,15 @@ function heapPositions(logits: Float32Array, n: number, k: number): Int32Array {
       root = hv[0];
     }
   }
-  const order = Array.from(hp).sort((a, b) => logits[b] - logits[a] || a - b);
-  return Int32Array.from(order);
+  // pop the worst k times: the root is the last in (logit descending, position ascending) order
+  const out = new Int32Array(k);
+  for (let m = k; m > 0; m--) {
+    out[m - 1] = hp[0];
+    hp[0] = hp[m - 1];
+    hv[0] = hv[m - 1];
+    siftDown(hp, hv, m - 1, 0);
+  }
+  return out;
 }
 
 function siftDown(hp: Int32Array, hv: Float32Array, k: number, i: number): void {

@@ -30,6 +30,15 @@ describe('top-k', () => {
     new TopKSampler(10).apply(c);
     expect(ids(c)).toEqual([1, 0]);
   });
+  it('heap selection with many ties gives the full sort\'s order (logit descending, earlier token first)', () => {
+    for (const [n, k, levels] of [[512, 40, 7], [1000, 40, 3], [333, 17, 50]] as const) {
+      const l = Array.from({ length: n }, (_, i) => ((i * 7919) % levels) / 4);
+      const c = cands(l);
+      new TopKSampler(k).apply(c);
+      const expected = l.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map(([, i]) => i);
+      expect(ids(c), `n=${n} k=${k}`).toEqual(expected);
+    }
+  });
   it('selects from a large vocabulary without sorting it (same result as a full sort)', () => {
     const n = 50_000;
     const l = Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 7);
