@@ -37,14 +37,19 @@ namespace {
 // takes in all (~160 KiB from L2). Tiny models then leave the second thread asleep instead of slower.
 constexpr double kParallelWork = 160.0 * 1024;
 
+// Tokens per task: a token chunk's converted activations stay in L2 (~192 KiB) while the weights stream past.
+int64_t token_chunk(const ConvertedActs& a) {
+  return std::max<int64_t>(
+      16, std::min<int64_t>(a.n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
+}
+
 // Packed weights: tasks are (group chunk) x (token chunk); the rows past the last whole group use vec_dot.
 void matmul_packed(PackedMatmulFn kernel, VecDotFn dot, const WeightView& w, const ConvertedActs& a, float* y,
                    int64_t y_stride, ThreadPool& pool) {
   const int64_t n_out = w.n_out, n_tokens = a.n_tokens;
   const int64_t ng = n_out / kPackRows;
   const int64_t tail0 = ng * kPackRows;
-  const int64_t tok_chunk = std::max<int64_t>(
-      16, std::min<int64_t>(n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
+  const int64_t tok_chunk = token_chunk(a);
   const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
   const double work = (double)w.group_bytes * (double)ng * (double)n_tokens;
   const int64_t threads = work < kParallelWork ? 1 : pool.size();
@@ -120,8 +125,7 @@ void matmul_converted_with(const CpuKernels& k, const WeightView& w, const Conve
   }
   // Tiled: tasks are (row chunk) x (token chunk). A token chunk's converted activations stay in L2 (~192 KiB)
   // while the row chunks stream past it; row chunks are multiples of 16 rows (whole micro-tiles).
-  const int64_t tok_chunk = std::max<int64_t>(
-      16, std::min<int64_t>(n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
+  const int64_t tok_chunk = token_chunk(a);
   const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
   const int64_t threads = work < kParallelWork ? 1 : n_threads;
   // Aim at ~6 tasks per thread (dynamic balancing on a shared machine), but >= 16 rows and >= 16 KiB each.

@@ -1,9 +1,7 @@
 #include "ops/packed.h"
 
 #include <array>
-#include <cstdlib>
-
-#include <sys/mman.h>
+#include <string>
 
 #include "runtime/error.h"
 
@@ -12,12 +10,12 @@ namespace llama4 {
 namespace {
 std::array<PackedFormat, kGgmlTypeCount> build() {
   std::array<PackedFormat, kGgmlTypeCount> t{};
-  // One row per packed type (added as each type's layout and kernels land):
-  t[(int)GgmlType::Q8_0] = {packed_group_bytes_q8_0, pack_group_q8_0};
-  t[(int)GgmlType::Q6_K] = {packed_group_bytes_q6_k, pack_group_q6_k};
+  // One row per packed type:
   t[(int)GgmlType::Q4_0] = {packed_group_bytes_q4_0, pack_group_q4_0};
-  t[(int)GgmlType::Q4_K] = {packed_group_bytes_q4_k, pack_group_q4_k};
   t[(int)GgmlType::Q4_1] = {packed_group_bytes_q4_1, pack_group_q4_1};
+  t[(int)GgmlType::Q8_0] = {packed_group_bytes_q8_0, pack_group_q8_0};
+  t[(int)GgmlType::Q4_K] = {packed_group_bytes_q4_k, pack_group_q4_k};
+  t[(int)GgmlType::Q6_K] = {packed_group_bytes_q6_k, pack_group_q6_k};
   return t;
 }
 }  // namespace
@@ -29,8 +27,6 @@ const PackedFormat* packed_format(GgmlType t) {
   return f.group_bytes ? &f : nullptr;
 }
 
-void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
-
 PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_slab, const uint8_t* data,
                            size_t row_bytes) {
   PackedWeights out;
@@ -41,14 +37,9 @@ PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_sl
   unsigned __int128 total = (unsigned __int128)out.group_bytes * (unsigned __int128)ng * (unsigned __int128)n_slab;
   if (total > (unsigned __int128)(SIZE_MAX / 2)) LLAMA4_THROW("packed weights of %s too large", type_name(t));
   out.bytes = (size_t)total;
-  // 2 MiB aligned and backed by transparent huge pages where the kernel allows it (THP "madvise" mode):
-  // decode streams every weight once per token, and 4 KiB pages cost a TLB miss every 4 KiB of it.
-  constexpr size_t kHuge = 2u << 20;
-  const size_t alloc = out.bytes >= kHuge ? (out.bytes + kHuge - 1) & ~(kHuge - 1) : (out.bytes + 63) & ~(size_t)63;
-  uint8_t* p = (uint8_t*)std::aligned_alloc(out.bytes >= kHuge ? kHuge : 64, alloc);
-  if (!p) LLAMA4_THROW("cannot allocate %.1f MiB for packed %s weights", (double)out.bytes / 1048576.0, type_name(t));
-  out.mem.reset(p);
-  if (out.bytes >= kHuge) madvise(p, alloc, MADV_HUGEPAGE);
+  // on huge pages: decode streams it every token
+  out.mem = alloc_weight_buffer(out.bytes, (std::string("packed ") + type_name(t) + " weights").c_str());
+  uint8_t* p = out.mem.get();
   for (int64_t e = 0; e < n_slab; e++) {
     const uint8_t* slab = data + (size_t)e * (size_t)n_out * row_bytes;
     uint8_t* dst = p + (size_t)e * (size_t)ng * out.group_bytes;

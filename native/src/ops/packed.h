@@ -19,9 +19,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 
+#include "ops/blocks.h"
 #include "ops/types.h"
+#include "runtime/memory.h"
 
 namespace llama4 {
 
@@ -49,10 +50,7 @@ const PackedFormat* packed_format(GgmlType t);
 // An owned, 64-byte aligned packed copy of a matrix, or of a stack of n_slab matrices (experts): slab e's
 // groups start at data() + e * (n_out / 8) * group_bytes.
 struct PackedWeights {
-  struct Free {
-    void operator()(uint8_t* p) const;
-  };
-  std::unique_ptr<uint8_t, Free> mem;
+  WeightBuffer mem;
   size_t group_bytes = 0;
   size_t bytes = 0;
   const uint8_t* data() const { return mem.get(); }
@@ -62,6 +60,19 @@ struct PackedWeights {
 // or when the memory cannot be allocated.
 PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_slab, const uint8_t* data,
                            size_t row_bytes);
+
+// Byte offsets inside one packed block (block b of the group's 8 rows), one struct per type, used by its
+// packer, its scalar reference and its SIMD kernels; each layout is documented in ops/packed_<type>.cpp.
+struct PackedQ4_0 { static constexpr size_t kBlock = 144, kQs = 16; };
+struct PackedQ4_1 { static constexpr size_t kBlock = 160, kM = 16, kQs = 32; };
+struct PackedQ8_0 { static constexpr size_t kBlock = 272, kQs = 16; };
+struct PackedQ4_K { static constexpr size_t kBlock = 1152, kDmin = 16, kScales = 32, kQs = 128; };
+struct PackedQ6_K { static constexpr size_t kBlock = 1680, kScales = 1536, kD = 1664; };
+// every packed block holds exactly the bytes of the 8 plain blocks
+static_assert(PackedQ4_0::kBlock == kPackRows * sizeof(block_q4_0) && PackedQ4_1::kBlock == kPackRows * sizeof(block_q4_1) &&
+                  PackedQ8_0::kBlock == kPackRows * sizeof(block_q8_0) && PackedQ4_K::kBlock == kPackRows * sizeof(block_q4_K) &&
+                  PackedQ6_K::kBlock == kPackRows * sizeof(block_q6_K),
+              "packed block sizes");
 
 // Per-type layouts (ops/packed_<type>.cpp).
 size_t packed_group_bytes_q4_0(int64_t n_in);

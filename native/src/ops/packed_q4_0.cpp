@@ -26,8 +26,8 @@
 namespace llama4 {
 
 namespace {
-constexpr size_t kBlockBytes = kPackRows * sizeof(block_q4_0);  // 144
-constexpr size_t kQsOffset = kPackRows * 2;                     // after the 8 scales
+constexpr size_t kBlockBytes = PackedQ4_0::kBlock;  // = 8 plain blocks
+constexpr size_t kQsOffset = PackedQ4_0::kQs;       // after the 8 scales
 }  // namespace
 
 size_t packed_group_bytes_q4_0(int64_t n_in) { return (size_t)(n_in / QK4_0) * kBlockBytes; }

@@ -39,9 +39,9 @@
 namespace llama4 {
 
 namespace {
-constexpr size_t kBlockBytes = kPackRows * sizeof(block_q4_1);  // 160
-constexpr size_t kMOffset = 2 * kPackRows;                      // 16: after the 8 d
-constexpr size_t kQsOffset = 4 * kPackRows;                     // 32: after the 8 d and the 8 m
+constexpr size_t kBlockBytes = PackedQ4_1::kBlock;  // 160
+constexpr size_t kMOffset = PackedQ4_1::kM;         // 16: after the 8 d
+constexpr size_t kQsOffset = PackedQ4_1::kQs;       // 32: after the 8 d and the 8 m
 static_assert(kQsOffset + kPackRows * QK4_1 / 2 == kBlockBytes, "Q4_1 packed block size");
 }  // namespace
 

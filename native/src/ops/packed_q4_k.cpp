@@ -37,10 +37,10 @@
 namespace llama4 {
 
 namespace {
-constexpr size_t kBlockBytes = kPackRows * sizeof(block_q4_K);  // 1152
-constexpr size_t kDminOffset = 2 * kPackRows;                   // 16
-constexpr size_t kScalesOffset = 4 * kPackRows;                 // 32
-constexpr size_t kQsOffset = kScalesOffset + kPackRows * K_SCALE_SIZE;  // 128
+constexpr size_t kBlockBytes = PackedQ4_K::kBlock;        // 1152
+constexpr size_t kDminOffset = PackedQ4_K::kDmin;         // 16
+constexpr size_t kScalesOffset = PackedQ4_K::kScales;     // 32
+constexpr size_t kQsOffset = PackedQ4_K::kQs;             // 128
 static_assert(kQsOffset + kPackRows * QK_K / 2 == kBlockBytes, "Q4_K packed block size");
 }  // namespace
 

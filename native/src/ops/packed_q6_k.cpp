@@ -33,7 +33,7 @@ namespace llama4 {
 
 namespace {
 
-constexpr size_t kScOff = 1536, kDOff = 1664, kBlockBytes = 1680;
+constexpr size_t kScOff = PackedQ6_K::kScales, kDOff = PackedQ6_K::kD, kBlockBytes = PackedQ6_K::kBlock;
 static_assert(kBlockBytes == kPackRows * sizeof(block_q6_K), "packed Q6_K block size");
 
 // q (0..63) of the 256 elements of a plain block, in the order of dequantize_q6_k (ops/quants_ref.cpp): in half

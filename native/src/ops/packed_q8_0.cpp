@@ -29,8 +29,8 @@
 namespace llama4 {
 
 namespace {
-constexpr size_t kBlockBytes = kPackRows * sizeof(block_q8_0);  // 272
-constexpr size_t kQsOffset = kPackRows * 2;                     // after the 8 scales
+constexpr size_t kBlockBytes = PackedQ8_0::kBlock;  // 272
+constexpr size_t kQsOffset = PackedQ8_0::kQs;       // after the 8 scales
 }  // namespace
 
 size_t packed_group_bytes_q8_0(int64_t n_in) { return (size_t)(n_in / QK8_0) * kBlockBytes; }

@@ -33,15 +33,10 @@ namespace llama4 {
 namespace pq4 {
 namespace {
 
-constexpr size_t kBlk = kPackRows * sizeof(block_q4_0);  // bytes of one packed block of 8 rows
-constexpr size_t kQs = kPackRows * 2;                     // the nibble chunks follow the 8 f16 scales
+constexpr size_t kBlk = PackedQ4_0::kBlock;  // bytes of one packed block of 8 rows
+constexpr size_t kQs = PackedQ4_0::kQs;      // the nibble chunks follow the 8 f16 scales
 
-// 4 bytes at p in every int32 lane
-LLAMA4_PQ_INLINE __m256i bcast32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
+using simd::bcast32;
 
 // Per-call activation side data, token-major (index t * nb + b): o = -8 Σ y (the Q4_0 offset, shared by
 // every row), dy = f32(d) (exact). Read with broadcast loads by the micro-kernels.

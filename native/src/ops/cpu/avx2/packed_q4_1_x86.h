@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ops/blocks.h"
+#include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/packed.h"
 
 #define LLAMA4_PQ41_INLINE inline __attribute__((always_inline))
@@ -33,16 +34,11 @@ namespace llama4 {
 namespace pq41 {
 namespace {
 
-constexpr size_t kBlk = kPackRows * sizeof(block_q4_1);  // 160: one packed block of 8 rows
-constexpr size_t kM = 2 * kPackRows;                      // 16: the 8 f16 mins follow the 8 f16 d
-constexpr size_t kQs = 4 * kPackRows;                     // 32: then the 4 nibble chunks
+constexpr size_t kBlk = PackedQ4_1::kBlock;  // 160: one packed block of 8 rows
+constexpr size_t kM = PackedQ4_1::kM;        // 16: the 8 f16 mins follow the 8 f16 d
+constexpr size_t kQs = PackedQ4_1::kQs;      // 32: then the 4 nibble chunks
 
-// 4 bytes at p in every int32 lane
-LLAMA4_PQ41_INLINE __m256i bcast32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
+using simd::bcast32;
 
 // Per-call activation side data, token-major (index t * nb + b): f32(dy) and f32(sy) of every Q8_1 block
 // (exact conversions), read by the micro-kernels with broadcast loads instead of a convert + broadcast per

@@ -18,20 +18,17 @@
 #include <cstring>
 
 #include "ops/blocks.h"
+#include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/packed.h"
 
 namespace llama4 {
 namespace {
 namespace q4k {
 
-constexpr size_t kBlockBytes = kPackRows * sizeof(block_q4_K);  // 1152: one block of the 8 rows
-constexpr size_t kDmin = 16, kScales = 32, kQs = 128;          // offsets in it (see the layout)
+constexpr size_t kBlockBytes = PackedQ4_K::kBlock;  // 1152: one block of the 8 rows
+constexpr size_t kDmin = PackedQ4_K::kDmin, kScales = PackedQ4_K::kScales, kQs = PackedQ4_K::kQs;  // offsets in it
 
-inline __m256i bcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
+using simd::bcast32;
 
 // The 8 rows' 6-bit scales and mins of one packed block, one byte each: scale of sub-block j / row r at
 // sc[8j + r], min at mn[8j + r]. get_scale_min_k4 for all 8 rows at once on the transposed bytes

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "ops/blocks.h"
+#include "ops/packed.h"
+#include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/cpu/kernels.h"
 
 #define LLAMA4_Q6P_INLINE inline __attribute__((always_inline))
@@ -16,13 +18,9 @@ namespace avx2 {
 
 namespace {
 
-constexpr size_t kBlk = 1680, kScOff = 1536, kDOff = 1664;
+constexpr size_t kBlk = PackedQ6_K::kBlock, kScOff = PackedQ6_K::kScales, kDOff = PackedQ6_K::kD;
 
-LLAMA4_Q6P_INLINE __m256i bcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
+using simd::bcast32;
 
 // The 4 quant vectors of sub-block j (v = its 3 stored vectors): lane r of q[c] = row r's q of elements
 // 16j + 4c .. 16j + 4c + 3 (0..63). q[3] gathers the top bit pairs a (of v0), b (v1), c (v2) as a | b<<2 | c<<4:

@@ -28,16 +28,11 @@ namespace llama4 {
 namespace pq8 {
 namespace {
 
-constexpr size_t kBlk = kPackRows * sizeof(block_q8_0);  // bytes of one packed block of 8 rows (272)
-constexpr size_t kQs = kPackRows * 2;                     // the 8 chunks follow the 8 f16 scales
+constexpr size_t kBlk = PackedQ8_0::kBlock;  // bytes of one packed block of 8 rows (272)
+constexpr size_t kQs = PackedQ8_0::kQs;      // the 8 chunks follow the 8 f16 scales
 constexpr size_t kYQs = offsetof(block_q8_0, qs);
 
-// 4 bytes at p in every int32 lane (one broadcast load)
-LLAMA4_P8_INLINE __m256i bcast32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
+using simd::bcast32;
 
 // Hides a value from the optimiser: keeps each block's integer sum one chain of steps, as written (GCC
 // otherwise reassociates the AVX2 policy's exact int adds into trees whose partial sums spill out of the 16

@@ -11,6 +11,13 @@
 namespace llama4 {
 namespace simd {
 
+// The 4 bytes at p in every int32 lane (the packed kernels' activation broadcast).
+static inline __m256i bcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
 // f16 bits -> f32 (F16C; exact for every input, subnormals included).
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 

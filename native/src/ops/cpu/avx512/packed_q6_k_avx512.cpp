@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "ops/blocks.h"
+#include "ops/packed.h"
+#include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/cpu/kernels.h"
 
 #define LLAMA4_Q6P_INLINE inline __attribute__((always_inline))
@@ -26,13 +28,9 @@ namespace avx512 {
 
 namespace {
 
-constexpr size_t kBlk = 1680, kScOff = 1536, kDOff = 1664;
+constexpr size_t kBlk = PackedQ6_K::kBlock, kScOff = PackedQ6_K::kScales, kDOff = PackedQ6_K::kD;
 
-LLAMA4_Q6P_INLINE __m256i bcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
+using simd::bcast32;
 
 // The 4 quant vectors of sub-block j (see the AVX2 kernel): q[3] = a | b<<2 | c<<4 from the top bit pairs of
 // the 3 stored vectors, assembled with ternary logic (x >> 2) | (v & 0xC0); the shifted bytes' low two bits
