@@ -22,6 +22,8 @@ export interface ContextOptions {
   nThreads?: number;
   typeK?: CacheType;
   typeV?: CacheType;
+  /** decodes reading at most this many bytes run on the JS thread (default 4 MiB; 0 = always a worker) */
+  inlineBytes?: number;
 }
 
 export class Model {

@@ -155,6 +155,12 @@ export interface ContextOptions {
   nThreads?: number;
   typeK?: CacheType;
   typeV?: CacheType;
+  /**
+   * decodes that stream at most this many bytes (weights per token + KV cache) run on the JS thread,
+   * their Promise already settled: a worker round trip costs more than a tiny model's token (default
+   * 4 MiB; 0 = every decode on a worker)
+   */
+  inlineBytes?: number;
 }
 
 export interface ContextState {
@@ -162,6 +168,7 @@ export interface ContextState {
   nCtx: number;
   nBatch: number;
   nThreads: number;
+  inlineBytes: number;
   kvBytes: number;
   typeK: string;
   typeV: string;
@@ -273,6 +280,13 @@ export interface Addon {
   typeTable(): TypeRow[];
   dequantize(typeId: number, bytes: Uint8Array, n: number): Float32Array;
   quantize(typeId: number, values: Float32Array): Uint8Array;
+  /**
+   * Positions of the k largest of values[0..n), value descending then position ascending: the sampler's
+   * top-k selection (same result as heapPositions in sampling/candidates.ts, its reference).
+   */
+  topK(values: Float32Array, n: number, k: number): Int32Array;
+  /** The same selection on the sampler's parallel candidate arrays, in place: the k best moved to the front, in order. */
+  keepTopK(ids: Int32Array, logits: Float32Array, probs: Float32Array, n: number, k: number): void;
   /** CPU kernel levels this host can run: 'scalar' always, then 'avx2', 'avx512' */
   kernelIsas(): string[];
   /** one vec_dot of a weight row with activations converted by that level's quantize_act */

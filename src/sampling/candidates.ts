@@ -1,5 +1,6 @@
 // llama_token_data_array: the candidate tokens a sampler chain narrows down. Arrays are sized for the whole
 // vocabulary once and reused for every step; `size` is the live prefix.
+import { addon } from '../native/addon.js';
 
 export class Candidates {
   readonly ids: Int32Array;
@@ -67,7 +68,7 @@ export class Candidates {
     const n = this.size;
     k = Math.max(0, Math.min(k, n));
     if (k === 0) return new Int32Array(0);
-    return k * 8 >= n ? sortedPositions(this.logits, n, k) : heapPositions(this.logits, n, k);
+    return k * 8 >= n ? sortedPositions(this.logits, n, k) : addon().topK(this.logits, n, k);
   }
 
   /** Keeps exactly the entries at `pos`, in that order (ids, logits and probs move together). */
@@ -94,9 +95,22 @@ export class Candidates {
     this.identity = false;
   }
 
-  /** Keeps the k best, sorted. */
+  /**
+   * Keeps the k best, sorted. A small k runs natively (the heap of heapPositions below, its reference,
+   * and the gather): V8 interprets JS until it has run many times, and a short run's sampler never warms
+   * up; this was most of its sampling time.
+   */
   keepTop(k: number): void {
-    this.gather(this.topPositions(k));
+    const n = this.size;
+    k = Math.max(0, Math.min(k, n));
+    if (k > 0 && k * 8 < n) {
+      addon().keepTopK(this.ids, this.logits, this.probs, n, k);
+      this.size = k;
+      this.sorted = true;
+      this.identity = false;
+    } else {
+      this.gather(this.topPositions(k));
+    }
   }
 
   /** llama_sampler_softmax_impl: probs from logits in f32 (max subtracted, f32 running sum). */
@@ -144,8 +158,11 @@ function sortedPositions(logits: Float32Array, n: number, k: number): Int32Array
   return pos;
 }
 
-/** k best positions via a size-k min-heap whose root is the worst kept (lowest logit, latest position). */
-function heapPositions(logits: Float32Array, n: number, k: number): Int32Array {
+/**
+ * k best positions via a size-k min-heap whose root is the worst kept (lowest logit, latest position).
+ * The reference for the native topK (ops/select.cpp), which the sampler calls.
+ */
+export function heapPositions(logits: Float32Array, n: number, k: number): Int32Array {
   const hp = new Int32Array(k);
   const hv = new Float32Array(k);
   for (let i = 0; i < k; i++) {

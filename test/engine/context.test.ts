@@ -37,6 +37,29 @@ describe('Context', () => {
     expect(Number.isFinite(logits[0])).toBe(true);
   });
 
+  it('decodes a tiny step on the calling thread (settled at once) and a large one on a worker, with the same logits', async () => {
+    const m = await Model.load(model('stories260K.gguf'));
+    const inline = m.createContext({ nCtx: 64 });
+    const worker = m.createContext({ nCtx: 64, inlineBytes: 0 });
+    expect(inline.state().inlineBytes).toBe(4 * 1024 * 1024);
+    expect(worker.state().inlineBytes).toBe(0);
+    const prompt = m.tokenizer.encode('Once upon a time', { addSpecial: true });
+    await inline.evaluate(prompt.slice(0, 1));
+    await worker.evaluate(prompt.slice(0, 1));
+    const pi = inline.evaluate(prompt.slice(1));
+    expect(inline.nPast).toBe(prompt.length); // already decoded, before the Promise is awaited
+    const pw = worker.evaluate(prompt.slice(1));
+    expect(() => worker.truncate(0)).toThrow(/busy/); // still running on a worker
+    const [a, b] = [Float32Array.from(await pi), Float32Array.from(await pw)];
+    expect(Array.from(a)).toEqual(Array.from(b));
+    // a step over the limit (here: every step) goes to a worker again
+    const big = m.createContext({ nCtx: 64, inlineBytes: 1000 });
+    const pb = big.evaluate(prompt);
+    expect(() => big.truncate(0)).toThrow(/busy/);
+    expect(Array.from(await pb)).toEqual(Array.from(a));
+    expect(() => m.createContext({ inlineBytes: -1 })).toThrow(/inlineBytes -1 is out of range/);
+  });
+
   it('reuses the cache: truncating and re-evaluating gives the same logits', async () => {
     const m = await Model.load(model('stories260K.gguf'));
     const ctx = m.createContext({ nCtx: 64 });

@@ -1,6 +1,7 @@
 // Each sampler on small hand-made distributions, against llama.cpp's semantics (llama-sampling.cpp).
 import { describe, expect, it } from 'vitest';
-import { Candidates } from '../../src/sampling/candidates.js';
+import { addon } from '../../src/native/addon.js';
+import { Candidates, heapPositions } from '../../src/sampling/candidates.js';
 import { DistSampler } from '../../src/sampling/dist.js';
 import { LogitBiasSampler } from '../../src/sampling/logit-bias.js';
 import { MinPSampler } from '../../src/sampling/min-p.js';
@@ -46,6 +47,40 @@ describe('top-k', () => {
     new TopKSampler(40).apply(c);
     const expected = l.map((v, i) => [Math.fround(v), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 40).map(([, i]) => i);
     expect(ids(c)).toEqual(expected);
+  });
+  it('native topK = the JS heap reference on every input, ties, NaN, -0 and infinities included', () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const specials = [NaN, -0, 0, Infinity, -Infinity, 1, -1];
+    for (const n of [1, 2, 7, 41, 97, 513, 4099]) {
+      for (const k of [1, 3, 40, n - 1, n, n + 5]) {
+        if (k < 1) continue;
+        for (const mode of ['random', 'ties', 'specials'] as const) {
+          const v = new Float32Array(n + 3); // values past n must be ignored
+          for (let i = 0; i < v.length; i++) {
+            v[i] = mode === 'random' ? rnd() * 20 - 10 : mode === 'ties' ? Math.floor(rnd() * 4) : specials[Math.floor(rnd() * specials.length)];
+          }
+          const native = Array.from(addon().topK(v, n, k));
+          const ref = Array.from(heapPositions(v, n, Math.min(k, n)));
+          expect(native, `n=${n} k=${k} ${mode}`).toEqual(ref);
+        }
+      }
+    }
+    // keepTop (native selection + gather in place) moves ids, logits and probs together
+    for (const [n, k] of [[600, 40], [97, 3], [4099, 64]] as const) {
+      const entries: Array<[number, number]> = Array.from({ length: n }, (_, i) => [n - i, Math.floor(rnd() * 9)]);
+      const c = Candidates.from(entries);
+      for (let i = 0; i < n; i++) c.probs[i] = i / n;
+      const pos = Array.from(heapPositions(c.logits, n, k));
+      c.keepTop(k);
+      expect(ids(c), `keepTop n=${n} k=${k}`).toEqual(pos.map((p) => n - p));
+      expect(logits(c)).toEqual(pos.map((p) => entries[p][1]));
+      expect(Array.from(c.probs.subarray(0, k))).toEqual(pos.map((p) => Math.fround(p / n)));
+      expect(c.sorted).toBe(true);
+    }
+    expect(addon().topK(new Float32Array(4), 0, 3).length).toBe(0);
+    expect(() => addon().topK(new Float32Array(4), 5, 1)).toThrow(/n=5/);
+    expect(() => addon().topK(new Float32Array(4), 4, -1)).toThrow(/k=-1/);
   });
 });
 

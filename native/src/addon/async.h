@@ -57,6 +57,24 @@ Napi::Promise run_async(Napi::Env env, typename FnWorker<R>::Work work, typename
   return p;
 }
 
+// Runs `work` on the calling (JS) thread and returns a Promise already settled with done(result), or
+// rejected with the error: the same contract as run_async for work too short to send to a worker.
+template <typename R>
+Napi::Promise run_inline(Napi::Env env, const std::function<R()>& work, const typename FnWorker<R>::Done& done) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  try {
+    R result = work();
+    deferred.Resolve(done(env, result));
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+  } catch (const std::exception& e) {
+    deferred.Reject(Napi::Error::New(env, e.what()).Value());
+  } catch (...) {
+    deferred.Reject(Napi::Error::New(env, "unknown native error").Value());
+  }
+  return deferred.Promise();
+}
+
 // Wraps a synchronous binding so C++ exceptions become JS exceptions.
 template <typename F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {

@@ -127,12 +127,14 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     return std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
   }
   // Runs work(context, cancel flag) off the JS thread with the context marked busy until it ends; a new
-  // job clears an earlier cancel().
+  // job clears an earlier cancel(). `on_caller`: the job is too short to be worth a thread hop (see
+  // ContextParams::inline_bytes), so it runs here and the Promise is already settled.
   template <typename R>
   Napi::Value run_job(Napi::Env env, const char* what, std::function<R(Context&, const std::atomic<bool>*)> work,
-                      typename FnWorker<R>::Done done) {
+                      typename FnWorker<R>::Done done, bool on_caller = false) {
     check_idle(what);
     cancel->store(false);
+    if (on_caller) return run_inline<R>(env, [&]() { return work(*ctx, cancel.get()); }, done);
     busy->store(true);
     auto c = ctx;
     auto cf = cancel;
@@ -165,7 +167,8 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
             c.decode(tokens->data(), (int64_t)tokens->size(), all, cancel, gated, sequential);
             return true;
           },
-          [](Napi::Env env, bool&) { return env.Undefined(); });
+          [](Napi::Env env, bool&) { return env.Undefined(); },
+          ctx->step_bytes((int64_t)tokens->size()) <= ctx->params().inline_bytes);
     });
   }
   Napi::Value Logits(const Napi::CallbackInfo& info) {
@@ -291,6 +294,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     o.Set("nCtx", ctx->params().n_ctx);
     o.Set("nBatch", ctx->params().n_batch);
     o.Set("nThreads", ctx->params().n_threads);
+    o.Set("inlineBytes", (double)ctx->params().inline_bytes);
     o.Set("kvBytes", (double)ctx->kv().bytes());
     o.Set("typeK", type_name(ctx->kv().type_k()));
     o.Set("typeV", type_name(ctx->kv().type_v()));
@@ -354,7 +358,7 @@ Napi::Value load_depth_gates_js(const Napi::CallbackInfo& info) {
   });
 }
 
-// createContext(model, {nCtx, nBatch, nThreads, typeK, typeV}): NativeContext
+// createContext(model, {nCtx, nBatch, nThreads, typeK, typeV, inlineBytes}): NativeContext
 Napi::Value create_context_js(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -378,6 +382,9 @@ Napi::Value create_context_js(const Napi::CallbackInfo& info) {
     p.n_threads = (int)n_threads;
     p.type_k = cache_type(o, "typeK");
     p.type_v = cache_type(o, "typeV");
+    const double inline_bytes = num("inlineBytes", (double)p.inline_bytes);
+    if (!(inline_bytes >= 0 && inline_bytes <= 9e15)) LLAMA4_THROW("inlineBytes %g is out of range", inline_bytes);
+    p.inline_bytes = (uint64_t)inline_bytes;
     const uint64_t need = Context::memory_needed(*m, p);
     const uint64_t avail = mem_available_bytes();
     if (avail && need > avail)

@@ -1,9 +1,11 @@
 // Exposes the type-traits table and the reference (de)quantizers, so TS tests can check every row.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "addon/async.h"
 #include "addon/bindings.h"
+#include "ops/select.h"
 #include "ops/types.h"
 #include "runtime/error.h"
 
@@ -75,10 +77,51 @@ static Napi::Value quantize(const Napi::CallbackInfo& info) {
   });
 }
 
+// topK(values: Float32Array, n, k): Int32Array of the k best positions among values[0..n) (sampler)
+static Napi::Value top_k(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      LLAMA4_THROW("topK: values must be a Float32Array");
+    Napi::Float32Array v = info[0].As<Napi::Float32Array>();
+    const double n = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    const double k = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 0 && n <= (double)v.ElementLength() && n == (int64_t)n))
+      LLAMA4_THROW("topK: n=%g is not a count within the %zu values", n, v.ElementLength());
+    if (!(k >= 0 && k == (int64_t)k)) LLAMA4_THROW("topK: k=%g is not a count", k);
+    const int64_t kk = std::min<int64_t>((int64_t)k, (int64_t)n);
+    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), (size_t)kk);
+    top_k_positions(v.Data(), (int64_t)n, kk, out.Data());
+    return out;
+  });
+}
+
+// keepTopK(ids: Int32Array, logits: Float32Array, probs: Float32Array, n, k): the sampler candidates'
+// k best moved to the front, in order (no allocation: the sampler calls it every token)
+static Napi::Value keep_top_k_js(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto is = [&](size_t i, napi_typedarray_type t) {
+      return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == t;
+    };
+    if (!is(0, napi_int32_array) || !is(1, napi_float32_array) || !is(2, napi_float32_array))
+      LLAMA4_THROW("keepTopK: expects (ids: Int32Array, logits: Float32Array, probs: Float32Array, n, k)");
+    Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+    Napi::Float32Array logits = info[1].As<Napi::Float32Array>(), probs = info[2].As<Napi::Float32Array>();
+    const size_t len = std::min({ids.ElementLength(), logits.ElementLength(), probs.ElementLength()});
+    const double n = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
+    const double k = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 0 && n <= (double)len && n == (int64_t)n)) LLAMA4_THROW("keepTopK: n=%g is not a count within the %zu entries", n, len);
+    if (!(k >= 0 && k == (int64_t)k)) LLAMA4_THROW("keepTopK: k=%g is not a count", k);
+    keep_top_k(ids.Data(), logits.Data(), probs.Data(), (int64_t)n, std::min<int64_t>((int64_t)k, (int64_t)n));
+    return info.Env().Undefined();
+  });
+}
+
 void init_ops_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("typeTable", Napi::Function::New(env, type_table, "typeTable"));
   exports.Set("dequantize", Napi::Function::New(env, dequantize, "dequantize"));
   exports.Set("quantize", Napi::Function::New(env, quantize, "quantize"));
+  exports.Set("topK", Napi::Function::New(env, top_k, "topK"));
+  exports.Set("keepTopK", Napi::Function::New(env, keep_top_k_js, "keepTopK"));
 }
 
 }  // namespace llama4

@@ -33,6 +33,13 @@ uint64_t Context::memory_needed(const Model& m, const ContextParams& p) {
   return kv + floats * 4;
 }
 
+uint64_t Context::step_bytes(int64_t n) const {
+  uint64_t kv_row = 0;
+  for (uint32_t il = 0; il < model_->hp.n_layer; il++) kv_row += kv_.k_row_bytes(il) + kv_.v_row_bytes(il);
+  const uint64_t tokens = (uint64_t)std::max<int64_t>(n, 0);
+  return model_->bytes_per_token() * tokens + kv_row * (n_past_ + tokens);
+}
+
 Context::Context(std::shared_ptr<const Model> model, const ContextParams& params)
     : model_(std::move(model)),
       params_(params),

@@ -29,6 +29,10 @@ struct ContextParams {
   int n_threads = 1;
   GgmlType type_k = GgmlType::F16;
   GgmlType type_v = GgmlType::F16;
+  // Decodes that read at most this many bytes (step_bytes) run on the calling JS thread instead of a
+  // worker: a thread hop and back costs 40-70 us on a VM, more than a tiny model's whole token
+  // (stories260K: ~80 us). 4 MiB is ~150 us of streaming; 0 = always a worker.
+  uint64_t inline_bytes = 4ull << 20;
 };
 
 struct DecodeStats {
@@ -57,6 +61,9 @@ class Context {
   // `sequential`: batch numerics equal to evaluating the tokens one by one (speculative verification).
   void decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel = nullptr,
               bool gated = true, bool sequential = false);
+  // Bytes a decode of n more tokens streams: the weights once per token (routed experts only) and the
+  // KV cache up to the last new position. Decides where the addon runs the decode (inline_bytes).
+  uint64_t step_bytes(int64_t n) const;
   // Forget positions >= n (chat: reuse a common prefix).
   void truncate(uint32_t n);
 
