@@ -207,6 +207,25 @@ export interface DepthPolicy {
   sharedThreshold?: number;
 }
 
+export type AttnOp = 'swiglu' | 'round_f16' | 'soft_max' | 'dot_f32' | 'dot_f16' | 'dot_rows' | 'weighted_rows';
+export interface AttnArgs {
+  x?: Float32Array;
+  y?: Float32Array;
+  /** f16 bits */
+  h?: Uint16Array;
+  rows?: Uint8Array | Uint16Array | Float32Array;
+  stride?: number;
+  f16?: boolean;
+  nRows?: number;
+  n?: number;
+  dim?: number;
+  firstCell?: number;
+  tinyblas?: boolean;
+  singleToken?: boolean;
+  scale?: number;
+  max?: number;
+}
+
 export interface DecodeStats {
   tokens: number;
   seconds: number;
@@ -309,6 +328,11 @@ export interface Addon {
     /** the whole groups of 8 rows through the type's packed layout and that level's packed kernel */
     packed?: boolean,
   ): Float32Array;
+  /**
+   * One helper of ops/cpu/ops.h (attention and element-wise numerics) through that level's table, for the
+   * test that every level equals the scalar reference bit for bit.
+   */
+  attnKernel(isa: 'scalar' | 'avx2', op: AttnOp, args: AttnArgs): { out: Float32Array; sum?: number };
   /** weight types that level has packed (repacked, 8 rows interleaved) kernels for, e.g. ['Q4_0', 'Q4_K'] */
   packedKernels(isa?: string): string[];
   /**

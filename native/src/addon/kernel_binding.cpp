@@ -14,6 +14,11 @@
 //       random weights allocated natively; times iters x matmul() (activation conversion included) on a
 //       ThreadPool of `threads`; returns the minimum seconds per call over iters individually timed calls
 //       (calls under ~20 us are timed in small batches).
+//   attnKernel(isa, op, args): {out: Float32Array, sum?: number}
+//       one attention/element-wise helper of ops/cpu/ops.h through that level's table (attn_kernels):
+//       op 'swiglu' {x: gate, y: up}, 'round_f16' {x, scale}, 'soft_max' {x, max} (+ sum),
+//       'dot_f32' {x, y}, 'dot_f16' {h: Uint16Array, y, tinyblas}, 'dot_rows' {rows: Uint8Array, stride,
+//       f16, nRows, y, n, tinyblas}, 'weighted_rows' {x: p, rows, stride, f16, firstCell, n, dim, singleToken}
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -24,6 +29,7 @@
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/ops.h"
 #include "ops/matmul.h"
 #include "ops/packed.h"
 #include "runtime/thread_pool.h"
@@ -332,6 +338,106 @@ Napi::Value matmul_bench(const Napi::CallbackInfo& info) {
   });
 }
 
+// attnKernel(isa, op, args): see the header comment
+Napi::Value attn_kernel(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const std::string isa = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    const IsaLevel level = isa == "scalar" ? IsaLevel::Scalar : isa == "avx2" ? IsaLevel::Avx2 : IsaLevel::Avx512;
+    if (level == IsaLevel::Avx512) LLAMA4_THROW("attnKernel: isa must be 'scalar' or 'avx2'");
+    const AttnKernels* k = attn_kernels(level);
+    if (!k) LLAMA4_THROW("attnKernel: isa '%s' is not supported by this CPU", isa.c_str());
+    const std::string op = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    if (!info[2].IsObject()) LLAMA4_THROW("attnKernel: args must be an object");
+    Napi::Object a = info[2].As<Napi::Object>();
+    auto f32 = [&](const char* key) -> std::vector<float> {
+      Napi::Value v = a.Get(key);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        LLAMA4_THROW("attnKernel %s: '%s' must be a Float32Array", op.c_str(), key);
+      Napi::Float32Array t = v.As<Napi::Float32Array>();
+      return std::vector<float>(t.Data(), t.Data() + t.ElementLength());
+    };
+    auto bytes = [&](const char* key) -> std::vector<uint8_t> {
+      Napi::Value v = a.Get(key);
+      if (!v.IsTypedArray()) LLAMA4_THROW("attnKernel %s: '%s' must be a typed array", op.c_str(), key);
+      Napi::TypedArray t = v.As<Napi::TypedArray>();
+      const uint8_t* p = (const uint8_t*)t.ArrayBuffer().Data() + t.ByteOffset();
+      return std::vector<uint8_t>(p, p + t.ByteLength());
+    };
+    auto num = [&](const char* key) -> int64_t {
+      Napi::Value v = a.Get(key);
+      if (!v.IsNumber()) LLAMA4_THROW("attnKernel %s: '%s' must be a number", op.c_str(), key);
+      return v.As<Napi::Number>().Int64Value();
+    };
+    auto flag = [&](const char* key) { return a.Get(key).ToBoolean().Value(); };
+    auto result = [&](const std::vector<float>& v) {
+      Napi::Float32Array out = Napi::Float32Array::New(env, v.size());
+      std::copy(v.begin(), v.end(), out.Data());
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("out", out);
+      return o;
+    };
+    if (op == "swiglu") {
+      std::vector<float> g = f32("x"), u = f32("y"), out(g.size());
+      if (u.size() != g.size()) LLAMA4_THROW("attnKernel swiglu: x and y differ in length");
+      k->swiglu(g.data(), u.data(), out.data(), (int64_t)g.size());
+      return result(out);
+    }
+    if (op == "round_f16") {
+      std::vector<float> x = f32("x"), out(x.size());
+      const double scale = a.Get("scale").IsNumber() ? a.Get("scale").As<Napi::Number>().DoubleValue() : 1.0;
+      k->round_to_f16(x.data(), (float)scale, out.data(), (int64_t)x.size());
+      return result(out);
+    }
+    if (op == "soft_max") {
+      std::vector<float> x = f32("x"), out(x.size());
+      const double mx = a.Get("max").As<Napi::Number>().DoubleValue();
+      const double sum = k->soft_max_exp(x.data(), out.data(), (int64_t)x.size(), (float)mx);
+      Napi::Object o = result(out);
+      o.Set("sum", sum);
+      return o;
+    }
+    if (op == "dot_f32") {
+      std::vector<float> x = f32("x"), y = f32("y");
+      if (x.size() != y.size()) LLAMA4_THROW("attnKernel dot_f32: x and y differ in length");
+      return result({k->dot_f32(x.data(), y.data(), (int64_t)x.size())});
+    }
+    if (op == "dot_f16") {
+      std::vector<uint8_t> h = bytes("h");
+      std::vector<float> y = f32("y");
+      if (h.size() != 2 * y.size()) LLAMA4_THROW("attnKernel dot_f16: h and y differ in length");
+      std::vector<uint16_t> hv(y.size());
+      std::memcpy(hv.data(), h.data(), h.size());
+      return result({k->dot_f16(hv.data(), y.data(), (int64_t)y.size(), flag("tinyblas"))});
+    }
+    if (op == "dot_rows" || op == "weighted_rows") {
+      std::vector<uint8_t> rows = bytes("rows");
+      const bool f16 = flag("f16");
+      const int64_t stride = num("stride"), es = f16 ? 2 : 4;
+      if (op == "dot_rows") {
+        std::vector<float> y = f32("y");
+        const int64_t n_rows = num("nRows"), n = num("n");
+        if (n_rows < 0 || n < 0 || n > (int64_t)y.size() || stride < n * es ||
+            (n_rows > 0 && (size_t)((n_rows - 1) * stride + n * es) > rows.size()))
+          LLAMA4_THROW("attnKernel dot_rows: rows/stride/n out of range");
+        std::vector<float> out((size_t)n_rows);
+        k->dot_rows(rows.data(), (size_t)stride, f16, n_rows, y.data(), n, flag("tinyblas"), out.data());
+        return result(out);
+      }
+      std::vector<float> p = f32("x");
+      const int64_t n = num("n"), dim = num("dim"), first = num("firstCell");
+      if (n < 0 || n > (int64_t)p.size() || dim <= 0 || first < 0 || stride < dim * es ||
+          (n > 0 && (size_t)((n - 1) * stride + dim * es) > rows.size()))
+        LLAMA4_THROW("attnKernel weighted_rows: rows/stride/n/dim out of range");
+      std::vector<float> acc((size_t)(32 * dim)), out((size_t)dim);
+      k->weighted_rows(p.data(), rows.data(), (size_t)stride, f16, first, n, dim, flag("singleToken"), acc.data(),
+                       out.data());
+      return result(out);
+    }
+    LLAMA4_THROW("attnKernel: unknown op '%s'", op.c_str());
+  });
+}
+
 }  // namespace
 
 // packedKernels(isa?): names of the weight types that level has a packed kernel for
@@ -354,6 +460,7 @@ void init_kernel_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelBench", Napi::Function::New(env, kernel_bench, "kernelBench"));
   exports.Set("matmulKernel", Napi::Function::New(env, matmul_kernel, "matmulKernel"));
   exports.Set("matmulBench", Napi::Function::New(env, matmul_bench, "matmulBench"));
+  exports.Set("attnKernel", Napi::Function::New(env, attn_kernel, "attnKernel"));
 }
 
 }  // namespace llama4

@@ -199,7 +199,6 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   // llama.cpp sums a batch's attention in another order than a single token's; gated passes (and
   // callers that ask for it) use the single-token order so a batch equals its tokens run one by one
   const bool batched = n_ > 1 && !sequential_;
-  const float* t16 = fp16_table();
   auto& s = c_.s_;
   auto body = [&](int64_t task, int thread) {
     const int64_t r = task / nh, h = task % nh, kvh = h / gqa;
@@ -218,7 +217,10 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     std::vector<float>& buf = s.per_thread[thread];
     float* qv = buf.data();  // [hd] query in the cache's precision
     const float* q = &s.q[(r * nh + h) * hd];
-    for (int64_t d = 0; d < hd; d++) qv[d] = k16 ? t16[fp32_to_fp16(q[d])] : q[d];
+    if (k16)
+      round_to_f16(q, 1.0f, qv, hd);
+    else
+      std::memcpy(qv, q, sizeof(float) * hd);
     float mx = -INFINITY;
     for (int64_t c = g0; c < lo; c++) scores[c - g0] = -INFINITY;
     for (int64_t c = hi; c < g1; c++) scores[c - g0] = -INFINITY;
@@ -233,10 +235,10 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     const double sum = soft_max_exp(scores, scores, g1 - g0, mx);
     const float inv = (float)(1.0 / sum);
     float* pv = scores + (lo - g0);  // p for the visible cells
-    for (int64_t j = 0; j < n_keys; j++) {
-      pv[j] *= inv;
-      if (v16) pv[j] = t16[fp32_to_fp16(pv[j])];
-    }
+    if (v16)
+      round_to_f16(pv, inv, pv, n_keys);
+    else
+      vec_scale(pv, inv, n_keys);
     float* out = &s.attn[(r * nh + h) * hdv];
     const uint8_t* v0 = kv.v_row(il, (uint32_t)lo) + (size_t)kvh * hdv * (v16 ? 2 : 4);
     weighted_rows(pv, v0, v_stride, v16, lo, n_keys, hdv, !batched, acc.data(), out);

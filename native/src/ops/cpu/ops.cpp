@@ -161,20 +161,10 @@ __attribute__((always_inline)) inline void weighted_rows_t(const float* p, const
   }
 }
 
-// The AVX2 versions (ops/cpu/avx2/attn_avx2.cpp) compute the same lanes in the same order; the scalar code
-// below stays the reference and the fallback (LLAMA4_ISA=scalar, or a CPU without AVX2/FMA/F16C).
-bool use_avx2() {
-  static const bool v = isa_level() >= IsaLevel::Avx2;
-  return v;
-}
-
-}  // namespace
-
-float ggml_expf(float x) { return expf_lane(x); }
+// ---- scalar references (the fallback for LLAMA4_ISA=scalar or a CPU without AVX2/FMA/F16C) ------------
 
 LLAMA4_FMA_CLONES
-void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  if (use_avx2()) return attn_avx2::swiglu(gate, up, out, n);
+void swiglu_ref(const float* gate, const float* up, float* out, int64_t n) {
   const int64_t nv = n & ~(int64_t)7;  // the vector part
   for (int64_t i = 0; i < nv; i++) {
     const float g = gate[i];
@@ -186,9 +176,13 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+void round_to_f16_ref(const float* x, float scale, float* y, int64_t n) {
+  const float* t16 = fp16_table();
+  for (int64_t i = 0; i < n; i++) y[i] = t16[fp32_to_fp16(x[i] * scale)];
+}
+
 LLAMA4_FMA_CLONES
-double soft_max_exp(const float* x, float* y, int64_t n, float max) {
-  if (use_avx2()) return attn_avx2::soft_max_exp(x, y, n, max);
+double soft_max_exp_ref(const float* x, float* y, int64_t n, float max) {
   double sum = 0.0;
   int64_t i = 0;
   for (; i + 7 < n; i += 8) {
@@ -204,14 +198,10 @@ double soft_max_exp(const float* x, float* y, int64_t n, float max) {
 }
 
 LLAMA4_FMA_CLONES
-float dot_f32(const float* x, const float* y, int64_t n) {
-  if (use_avx2()) return attn_avx2::dot_f32(x, y, n);
-  return dot_ggml(x, y, n);
-}
+float dot_f32_ref(const float* x, const float* y, int64_t n) { return dot_ggml(x, y, n); }
 
 LLAMA4_FMA_CLONES
-float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) {
-  if (use_avx2()) return attn_avx2::dot_f16(x, y, n, tinyblas);
+float dot_f16_ref(const uint16_t* x, const float* y, int64_t n, bool tinyblas) {
   if (!tinyblas || n % 8 != 0) return dot_ggml(x, y, n);
   float acc[8] = {};
   for (int64_t i = 0; i < n; i += 8)
@@ -219,24 +209,57 @@ float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) {
   return hsum8_movehl(acc);
 }
 
-void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, const float* y, int64_t n, bool tinyblas,
-              float* out) {
-  if (use_avx2()) return attn_avx2::dot_rows(rows, stride, f16, n_rows, y, n, tinyblas, out);
+void dot_rows_ref(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, const float* y, int64_t n,
+                  bool tinyblas, float* out) {
   for (int64_t i = 0; i < n_rows; i++) {
     const uint8_t* r = rows + (size_t)i * stride;
-    out[i] = f16 ? dot_f16((const uint16_t*)r, y, n, tinyblas) : dot_f32((const float*)r, y, n);
+    out[i] = f16 ? dot_f16_ref((const uint16_t*)r, y, n, tinyblas) : dot_f32_ref((const float*)r, y, n);
   }
 }
 
 LLAMA4_FMA_CLONES
-void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
-                   int64_t dim, bool single_token, float* acc, float* out) {
-  if (use_avx2()) return attn_avx2::weighted_rows(p, rows, stride, f16, first_cell, n, dim, single_token, acc, out);
+void weighted_rows_ref(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
+                       int64_t dim, bool single_token, float* acc, float* out) {
   const int lanes = single_token ? 32 : 8;
   if (f16)
     weighted_rows_t<uint16_t>(p, rows, stride, first_cell, n, dim, lanes, acc, out);
   else
     weighted_rows_t<float>(p, rows, stride, first_cell, n, dim, lanes, acc, out);
+}
+
+const AttnKernels kScalar{swiglu_ref, round_to_f16_ref, soft_max_exp_ref, dot_f32_ref,
+                          dot_f16_ref, dot_rows_ref,     weighted_rows_ref};
+// The AVX2 versions (ops/cpu/avx2/attn_avx2.cpp) compute the same lanes in the same order.
+const AttnKernels kAvx2{attn_avx2::swiglu, attn_avx2::round_to_f16, attn_avx2::soft_max_exp, attn_avx2::dot_f32,
+                        attn_avx2::dot_f16, attn_avx2::dot_rows,    attn_avx2::weighted_rows};
+
+const AttnKernels& active() {
+  static const AttnKernels& k = isa_level() >= IsaLevel::Avx2 ? kAvx2 : kScalar;
+  return k;
+}
+
+}  // namespace
+
+const AttnKernels* attn_kernels(IsaLevel level) {
+  if (level == IsaLevel::Scalar) return &kScalar;
+  if (level == IsaLevel::Avx2 && cpu_features().has_avx2_set()) return &kAvx2;
+  return nullptr;
+}
+
+float ggml_expf(float x) { return expf_lane(x); }
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) { active().swiglu(gate, up, out, n); }
+void round_to_f16(const float* x, float scale, float* y, int64_t n) { active().round_to_f16(x, scale, y, n); }
+double soft_max_exp(const float* x, float* y, int64_t n, float max) { return active().soft_max_exp(x, y, n, max); }
+float dot_f32(const float* x, const float* y, int64_t n) { return active().dot_f32(x, y, n); }
+float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) { return active().dot_f16(x, y, n, tinyblas); }
+void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, const float* y, int64_t n, bool tinyblas,
+              float* out) {
+  active().dot_rows(rows, stride, f16, n_rows, y, n, tinyblas, out);
+}
+void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
+                   int64_t dim, bool single_token, float* acc, float* out) {
+  active().weighted_rows(p, rows, stride, f16, first_cell, n, dim, single_token, acc, out);
 }
 
 void vec_add(float* y, const float* x, int64_t n) {

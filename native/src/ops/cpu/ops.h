@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/cpu_features.h"
+
 namespace llama4 {
 
 // f16 -> f32 through a 64K table (as ggml does), for the KV cache paths.
@@ -69,6 +71,24 @@ void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, cons
 // (masked, p = 0) add exact zeros, so only the lane alignment matters. acc: scratch of 32 * dim floats.
 void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
                    int64_t dim, bool single_token, float* acc, float* out);
+// y[i] = x[i] * scale rounded to f16 and back (the f32 product first, then one round-to-nearest-even): what
+// ggml reads back after storing into an f16 tensor (the query for an f16 K cache, p for an f16 V cache).
+// x == y is allowed.
+void round_to_f16(const float* x, float scale, float* y, int64_t n);
+// The helpers above as a table per ISA level: the public functions call the host's level (AVX2 when the CPU
+// has AVX2/FMA/F16C and LLAMA4_ISA allows it, else the scalar reference); tests take both and compare them.
+struct AttnKernels {
+  void (*swiglu)(const float*, const float*, float*, int64_t);
+  void (*round_to_f16)(const float*, float, float*, int64_t);
+  double (*soft_max_exp)(const float*, float*, int64_t, float);
+  float (*dot_f32)(const float*, const float*, int64_t);
+  float (*dot_f16)(const uint16_t*, const float*, int64_t, bool);
+  void (*dot_rows)(const uint8_t*, size_t, bool, int64_t, const float*, int64_t, bool, float*);
+  void (*weighted_rows)(const float*, const uint8_t*, size_t, bool, int64_t, int64_t, int64_t, bool, float*, float*);
+};
+// Scalar always; Avx2 when this CPU has it (whatever LLAMA4_ISA says); nullptr otherwise.
+const AttnKernels* attn_kernels(IsaLevel level);
+
 inline float sigmoidf(float x) { return 1.0f / (1.0f + __builtin_expf(-x)); }
 
 void vec_add(float* y, const float* x, int64_t n);  // y += x

@@ -229,5 +229,19 @@ void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16,
     weighted_rows_t<float>(p, rows, stride, first_cell, n, dim, lanes, acc, out);
 }
 
+void round_to_f16(const float* x, float scale, float* y, int64_t n) {
+  // vcvtps2ph with round-to-nearest-even is ggml's F16C conversion; fp32_to_fp16 is its bit-exact scalar twin
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)));
+  }
+  for (; i < n; i++) {
+    const __m128 v = _mm_mul_ss(_mm_set_ss(x[i]), _mm_set_ss(scale));
+    y[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)));
+  }
+}
+
 }  // namespace attn_avx2
 }  // namespace llama4

@@ -8,6 +8,7 @@
 namespace llama4 {
 namespace attn_avx2 {
 
+void round_to_f16(const float* x, float scale, float* y, int64_t n);
 double soft_max_exp(const float* x, float* y, int64_t n, float max);
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 float dot_f32(const float* x, const float* y, int64_t n);
