@@ -29,10 +29,21 @@ const ConvertedActs& Blocks::acts(GgmlType wt, const float* src, int64_t stride,
   return s.acts;
 }
 
-void Blocks::mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride) {
+namespace {
+uint64_t bytes_read(const WeightView& w) {
   const int64_t ng = w.packed ? w.n_out / kPackRows : 0;
-  c_.stats_.weight_bytes += (uint64_t)ng * w.group_bytes + (uint64_t)(w.n_out - ng * kPackRows) * w.row_bytes;
+  return (uint64_t)ng * w.group_bytes + (uint64_t)(w.n_out - ng * kPackRows) * w.row_bytes;
+}
+}  // namespace
+
+void Blocks::mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride) {
+  c_.stats_.weight_bytes += bytes_read(w);
   matmul_converted(w, a, y, y_stride, c_.pool_);
+}
+
+void Blocks::mm_jobs(std::initializer_list<MatmulJob> jobs) {
+  for (const MatmulJob& j : jobs) c_.stats_.weight_bytes += bytes_read(j.w);
+  matmul_jobs(jobs.begin(), (int)jobs.size(), c_.pool_);
 }
 
 void Blocks::embed() {
@@ -127,10 +138,26 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
   const int64_t nkvr = kv_all ? n_ : na;
   if (nkvr == 0) return;  // KV-skip and no token runs this block: nothing to write or compute
   slots_[0].src = slots_[1].src = nullptr;
-  if (na > 0) mm(L.wq.view(), acts(L.wq.type, xa, E, E, na, 0), s.q.data(), nh * hd);
-  slots_[0].src = slots_[1].src = nullptr;
-  mm(L.wk.view(), acts(L.wk.type, xkv, E, E, nkvr, 0), s.k.data(), nkv * hd);
-  mm(L.wv.view(), acts(L.wv.type, xkv, E, E, nkvr, L.wv.type == L.wk.type ? 0 : 1), s.v.data(), nkv * hdv);
+  if (na > 0 && xa == xkv) {
+    // every token runs the block: Q, K and V read the same input, in one pass of the pool
+    const int sv = L.wv.type == L.wq.type ? 0 : 1;
+    const int sk = L.wk.type == L.wq.type ? 0 : L.wk.type == L.wv.type ? sv : -1;
+    const ConvertedActs& aq = acts(L.wq.type, xa, E, E, na, 0);
+    const ConvertedActs& av = acts(L.wv.type, xkv, E, E, nkvr, sv);
+    if (sk >= 0) {
+      const ConvertedActs& ak = acts(L.wk.type, xkv, E, E, nkvr, sk);  // already converted in slot sk
+      mm_jobs({{L.wq.view(), &aq, s.q.data(), nh * hd}, {L.wk.view(), &ak, s.k.data(), nkv * hd},
+               {L.wv.view(), &av, s.v.data(), nkv * hdv}});
+    } else {  // three weight types: convert for K after Q/V are done
+      mm_jobs({{L.wq.view(), &aq, s.q.data(), nh * hd}, {L.wv.view(), &av, s.v.data(), nkv * hdv}});
+      mm(L.wk.view(), acts(L.wk.type, xkv, E, E, nkvr, 0), s.k.data(), nkv * hd);
+    }
+  } else {
+    if (na > 0) mm(L.wq.view(), acts(L.wq.type, xa, E, E, na, 0), s.q.data(), nh * hd);
+    slots_[0].src = slots_[1].src = nullptr;
+    mm(L.wk.view(), acts(L.wk.type, xkv, E, E, nkvr, 0), s.k.data(), nkv * hd);
+    mm(L.wv.view(), acts(L.wv.type, xkv, E, E, nkvr, L.wv.type == L.wk.type ? 0 : 1), s.v.data(), nkv * hdv);
+  }
 
   const float* ff = m_.rope_freqs.empty() ? nullptr : m_.rope_freqs.data();
   // K (and V) rows r belong to token kv_all ? r : act_[r]; Q rows r to token act_[r]
@@ -257,8 +284,9 @@ void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const Weig
   auto& s = c_.s_;
   const int64_t E = hp_.n_embd, F = gate.n_out;
   slots_[0].src = slots_[1].src = nullptr;
-  mm(gate, acts(gate.type, in, E, E, n_rows, 0), s.gate.data(), F);
-  mm(up, acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1), s.up.data(), F);
+  const ConvertedActs& ag = acts(gate.type, in, E, E, n_rows, 0);
+  const ConvertedActs& au = acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1);
+  mm_jobs({{gate, &ag, s.gate.data(), F}, {up, &au, s.up.data(), F}});
   for (int64_t r = 0; r < n_rows; r++) swiglu(&s.gate[r * F], &s.up[r * F], &s.hidden[r * F], F);  // per row, as ggml
   mm(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E);
   slots_[0].src = slots_[1].src = nullptr;

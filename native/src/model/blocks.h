@@ -44,6 +44,8 @@ class Blocks {
   const ConvertedActs& acts(GgmlType wt, const float* src, int64_t stride, int64_t n_in, int64_t n_rows, int slot);
   // Every weight matmul goes through here (counts the weight bytes it reads in the context's stats).
   void mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride);
+  // Several matmuls in one pass of the pool (their activations must all stay converted meanwhile).
+  void mm_jobs(std::initializer_list<MatmulJob> jobs);
   void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
                   int64_t n_rows, float* out);
   void attend(uint32_t il, const AttnOpts& o);

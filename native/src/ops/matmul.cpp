@@ -43,44 +43,128 @@ int64_t token_chunk(const ConvertedActs& a) {
       16, std::min<int64_t>(a.n_tokens, (int64_t)((192u << 10) / std::max<size_t>(1, a.row_bytes)) & ~(int64_t)3));
 }
 
-// Packed weights: tasks are (group chunk) x (token chunk); the rows past the last whole group use vec_dot.
-void matmul_packed(PackedMatmulFn kernel, VecDotFn dot, const WeightView& w, const ConvertedActs& a, float* y,
-                   int64_t y_stride, ThreadPool& pool) {
-  const int64_t n_out = w.n_out, n_tokens = a.n_tokens;
-  const int64_t ng = n_out / kPackRows;
-  const int64_t tail0 = ng * kPackRows;
-  const int64_t tok_chunk = token_chunk(a);
-  const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
-  const double work = (double)w.group_bytes * (double)ng * (double)n_tokens;
-  const int64_t threads = work < kParallelWork ? 1 : pool.size();
-  int64_t groups_per_task = ng;
-  if (threads > 1) {
-    // ~4 tasks per thread for balance on a shared machine, but >= 8 KiB of weights x tokens each.
-    const int64_t want_tasks = std::max<int64_t>(1, threads * 4 / n_tok_chunks);
-    groups_per_task = (ng + want_tasks - 1) / want_tasks;
-    const int64_t min_groups = std::max<int64_t>(
-        1, (int64_t)((8u << 10) / std::max<size_t>(1, w.group_bytes * (size_t)std::min<int64_t>(n_tokens, tok_chunk))));
-    groups_per_task = std::max(groups_per_task, min_groups);
-  }
-  const int64_t n_group_chunks = (ng + groups_per_task - 1) / groups_per_task;
-  const int64_t n_tasks = n_group_chunks * n_tok_chunks + (tail0 < n_out ? 1 : 0);
-  auto run_task = [&](int64_t task, int) {
-    if (task == n_group_chunks * n_tok_chunks) {  // the unpacked tail rows
-      for (int64_t r = tail0; r < n_out; r++)
-        for (int64_t t = 0; t < n_tokens; t++) dot(w.n_in, &y[t * y_stride + r], w.row(r), a.data + (size_t)t * a.row_bytes);
+// One matmul cut into tasks: packed weights as (group chunk) x (token chunk) plus one task for the rows past
+// the last whole group (vec_dot); tiled as (row chunk) x (token chunk); the reference schedule as row chunks
+// of one vec_dot per (row, token). Every output is computed by exactly one task, the same way whatever the
+// chunking (the tests check tiled/packed = reference bit for bit), so plans can be cut for any thread count.
+struct MatmulPlan {
+  enum Kind { kPacked, kTiled, kRows } kind;
+  const WeightView* w;
+  const ConvertedActs* a;
+  float* y;
+  int64_t y_stride;
+  PackedMatmulFn packed;
+  MatmulTileFn tile;
+  VecDotFn dot;
+  int64_t chunk = 1;  // groups (packed) or rows per task
+  int64_t n_chunks = 1;
+  int64_t tok_chunk = 1, n_tok_chunks = 1;
+  int64_t n_tasks = 0;
+  double work = 0;  // weight bytes x tokens
+
+  void run(int64_t task) const {
+    const int64_t n_out = w->n_out, n_tokens = a->n_tokens;
+    if (kind == kRows) {
+      const int64_t r0 = task * chunk, r1 = std::min(n_out, r0 + chunk);
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t t = 0; t < n_tokens; t++) dot(w->n_in, &y[t * y_stride + r], w->row(r), a->data + (size_t)t * a->row_bytes);
       return;
     }
-    const int64_t tc = task / n_group_chunks, gc = task % n_group_chunks;
-    const int64_t g0 = gc * groups_per_task, g1 = std::min(ng, g0 + groups_per_task);
+    if (kind == kPacked && task == n_chunks * n_tok_chunks) {  // the unpacked tail rows
+      for (int64_t r = (n_out / kPackRows) * kPackRows; r < n_out; r++)
+        for (int64_t t = 0; t < n_tokens; t++) dot(w->n_in, &y[t * y_stride + r], w->row(r), a->data + (size_t)t * a->row_bytes);
+      return;
+    }
+    const int64_t tc = task / n_chunks, cc = task % n_chunks;
     const int64_t t0 = tc * tok_chunk, t1 = std::min(n_tokens, t0 + tok_chunk);
-    kernel(w.n_in, g1 - g0, t1 - t0, w.packed + (size_t)g0 * w.group_bytes, w.group_bytes,
-           a.data + (size_t)t0 * a.row_bytes, a.row_bytes, y + t0 * y_stride + g0 * kPackRows, y_stride);
-  };
-  if (threads == 1 || n_tasks == 1) {
-    for (int64_t i = 0; i < n_tasks; i++) run_task(i, 0);
-  } else {
-    pool.parallel_for(n_tasks, [&](int64_t task, int thread) { run_task(task, thread); });
+    const uint8_t* act = a->data + (size_t)t0 * a->row_bytes;
+    if (kind == kPacked) {
+      const int64_t ng = n_out / kPackRows;
+      const int64_t g0 = cc * chunk, g1 = std::min(ng, g0 + chunk);
+      packed(w->n_in, g1 - g0, t1 - t0, w->packed + (size_t)g0 * w->group_bytes, w->group_bytes, act, a->row_bytes,
+             y + t0 * y_stride + g0 * kPackRows, y_stride);
+    } else {
+      const int64_t r0 = cc * chunk, r1 = std::min(n_out, r0 + chunk);
+      tile(w->n_in, r1 - r0, t1 - t0, w->row(r0), w->row_bytes, act, a->row_bytes, y + t0 * y_stride + r0, y_stride);
+    }
   }
+};
+
+// threads: how many threads the plan's tasks are cut for (1 = one task per token chunk).
+MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride,
+                       int64_t threads, bool rows_only) {
+  MatmulPlan p{};
+  p.w = &w;
+  p.a = &a;
+  p.y = y;
+  p.y_stride = y_stride;
+  p.dot = k.vec_dot[(int)w.type];
+  if (!p.dot) LLAMA4_THROW("no dot product kernel for %s weights", type_name(w.type));
+  const int64_t n_out = w.n_out, n_tokens = a.n_tokens;
+  p.packed = rows_only || !w.packed ? nullptr : k.mm_packed[(int)w.type];
+  p.tile = rows_only ? nullptr : k.mm_tile[(int)w.type];
+  if (p.packed && n_out >= kPackRows) {
+    p.kind = MatmulPlan::kPacked;
+    const int64_t ng = n_out / kPackRows;
+    p.tok_chunk = token_chunk(a);
+    p.n_tok_chunks = (n_tokens + p.tok_chunk - 1) / p.tok_chunk;
+    p.work = (double)w.group_bytes * (double)ng * (double)n_tokens;
+    p.chunk = ng;
+    if (threads > 1) {
+      // ~4 tasks per thread for balance on a shared machine, but >= 8 KiB of weights x tokens each.
+      const int64_t want_tasks = std::max<int64_t>(1, threads * 4 / p.n_tok_chunks);
+      p.chunk = (ng + want_tasks - 1) / want_tasks;
+      const int64_t min_groups = std::max<int64_t>(
+          1, (int64_t)((8u << 10) / std::max<size_t>(1, w.group_bytes * (size_t)std::min<int64_t>(n_tokens, p.tok_chunk))));
+      p.chunk = std::max(p.chunk, min_groups);
+    }
+    p.n_chunks = (ng + p.chunk - 1) / p.chunk;
+    p.n_tasks = p.n_chunks * p.n_tok_chunks + (ng * kPackRows < n_out ? 1 : 0);
+    return p;
+  }
+  p.work = (double)w.row_bytes * (double)n_out * (double)n_tokens;
+  if (!p.tile) {
+    // Reference schedule: one vec_dot per (row, token).
+    p.kind = MatmulPlan::kRows;
+    p.chunk = std::min<int64_t>(std::max<int64_t>(1, n_out / (std::max<int64_t>(threads, 1) * 8)), 64);
+    p.n_chunks = p.n_tasks = (n_out + p.chunk - 1) / p.chunk;
+    return p;
+  }
+  // Tiled: a token chunk's converted activations stay in L2 (~192 KiB) while the row chunks stream past it;
+  // row chunks are multiples of 16 rows (whole micro-tiles).
+  p.kind = MatmulPlan::kTiled;
+  p.tok_chunk = token_chunk(a);
+  p.n_tok_chunks = (n_tokens + p.tok_chunk - 1) / p.tok_chunk;
+  p.chunk = n_out;
+  if (threads > 1) {
+    // Aim at ~6 tasks per thread (dynamic balancing on a shared machine), but >= 16 rows and >= 16 KiB each.
+    const int64_t want_tasks = std::max<int64_t>(1, threads * 6 / p.n_tok_chunks);
+    p.chunk = (n_out + want_tasks - 1) / want_tasks;
+    const int64_t min_rows = std::max<int64_t>(
+        16, (int64_t)((16u << 10) / std::max<size_t>(1, w.row_bytes * (size_t)std::min<int64_t>(n_tokens, p.tok_chunk))));
+    p.chunk = std::max(p.chunk, min_rows);
+    p.chunk = (p.chunk + 15) & ~(int64_t)15;
+  }
+  p.n_chunks = (n_out + p.chunk - 1) / p.chunk;
+  p.n_tasks = p.n_chunks * p.n_tok_chunks;
+  return p;
+}
+
+// Runs the plans' tasks, on the calling thread when `parallel` is false, else as one parallel_for over all
+// of them: several matrices then cost one wake-up and one tail instead of one each.
+void run_plans(const MatmulPlan* plans, int n, bool parallel, ThreadPool& pool) {
+  int64_t total = 0;
+  for (int i = 0; i < n; i++) total += plans[i].n_tasks;
+  if (!parallel || total <= 1) {
+    for (int i = 0; i < n; i++)
+      for (int64_t t = 0; t < plans[i].n_tasks; t++) plans[i].run(t);
+    return;
+  }
+  pool.parallel_for(total, [&](int64_t task, int) {
+    int i = 0;
+    while (task >= plans[i].n_tasks) task -= plans[i++].n_tasks;
+    plans[i].run(task);
+  });
 }
 
 }  // namespace
@@ -91,66 +175,26 @@ void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int
 
 void matmul_converted_with(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y,
                            int64_t y_stride, ThreadPool& pool, bool rows_only) {
-  const VecDotFn dot = k.vec_dot[(int)w.type];
-  if (!dot) LLAMA4_THROW("no dot product kernel for %s weights", type_name(w.type));
-  const int64_t n_out = w.n_out;
-  const int64_t n_tokens = a.n_tokens;
-  const int64_t n_threads = pool.size();
-  const PackedMatmulFn packed = rows_only || !w.packed ? nullptr : k.mm_packed[(int)w.type];
-  if (packed && n_out >= kPackRows) {
-    matmul_packed(packed, dot, w, a, y, y_stride, pool);
-    return;
+  const MatmulJob job{w, &a, y, y_stride};
+  matmul_jobs_with(k, &job, 1, pool, rows_only);
+}
+
+void matmul_jobs(const MatmulJob* jobs, int n, ThreadPool& pool) { matmul_jobs_with(cpu_kernels(), jobs, n, pool, false); }
+
+void matmul_jobs_with(const CpuKernels& k, const MatmulJob* jobs, int n, ThreadPool& pool, bool rows_only) {
+  constexpr int kMaxJobs = 8;
+  if (n > kMaxJobs) LLAMA4_THROW("matmul_jobs: %d matrices in one call (at most %d)", n, kMaxJobs);
+  MatmulPlan plans[kMaxJobs];
+  // The reference schedule goes parallel on its own work, as the tiled and packed ones on the total.
+  double work = 0;
+  for (int i = 0; i < n; i++) {
+    const MatmulJob& j = jobs[i];
+    const double bytes = j.w.packed ? (double)j.w.group_bytes * (double)(j.w.n_out / kPackRows) : (double)j.w.row_bytes * (double)j.w.n_out;
+    work += bytes * (double)j.a->n_tokens;
   }
-  const MatmulTileFn tile = rows_only ? nullptr : k.mm_tile[(int)w.type];
-  const double work = (double)w.row_bytes * (double)n_out * (double)n_tokens;
-  if (!tile) {
-    // Reference schedule: one vec_dot per (row, token).
-    int64_t rows_per_task = std::max<int64_t>(1, n_out / (n_threads * 8));
-    rows_per_task = std::min<int64_t>(rows_per_task, 64);
-    const int64_t n_tasks = (n_out + rows_per_task - 1) / rows_per_task;
-    auto body = [&](int64_t task, int) {
-      const int64_t r0 = task * rows_per_task;
-      const int64_t r1 = std::min(n_out, r0 + rows_per_task);
-      for (int64_t r = r0; r < r1; r++) {
-        const uint8_t* wr = w.row(r);
-        for (int64_t t = 0; t < n_tokens; t++) dot(w.n_in, &y[t * y_stride + r], wr, a.data + (size_t)t * a.row_bytes);
-      }
-    };
-    if (work < kParallelWork) {
-      for (int64_t i = 0; i < n_tasks; i++) body(i, 0);
-    } else {
-      pool.parallel_for(n_tasks, body);
-    }
-    return;
-  }
-  // Tiled: tasks are (row chunk) x (token chunk). A token chunk's converted activations stay in L2 (~192 KiB)
-  // while the row chunks stream past it; row chunks are multiples of 16 rows (whole micro-tiles).
-  const int64_t tok_chunk = token_chunk(a);
-  const int64_t n_tok_chunks = (n_tokens + tok_chunk - 1) / tok_chunk;
-  const int64_t threads = work < kParallelWork ? 1 : n_threads;
-  // Aim at ~6 tasks per thread (dynamic balancing on a shared machine), but >= 16 rows and >= 16 KiB each.
-  int64_t rows_per_task = n_out;
-  if (threads > 1) {
-    const int64_t want_tasks = std::max<int64_t>(1, threads * 6 / n_tok_chunks);
-    rows_per_task = (n_out + want_tasks - 1) / want_tasks;
-    const int64_t min_rows = std::max<int64_t>(16, (int64_t)((16u << 10) / std::max<size_t>(1, w.row_bytes * (size_t)std::min<int64_t>(n_tokens, tok_chunk))));
-    rows_per_task = std::max(rows_per_task, min_rows);
-    rows_per_task = (rows_per_task + 15) & ~(int64_t)15;
-  }
-  const int64_t n_row_chunks = (n_out + rows_per_task - 1) / rows_per_task;
-  const int64_t n_tasks = n_row_chunks * n_tok_chunks;
-  auto run_task = [&](int64_t task, int) {
-    const int64_t tc = task / n_row_chunks, rc = task % n_row_chunks;
-    const int64_t r0 = rc * rows_per_task, r1 = std::min(n_out, r0 + rows_per_task);
-    const int64_t t0 = tc * tok_chunk, t1 = std::min(n_tokens, t0 + tok_chunk);
-    tile(w.n_in, r1 - r0, t1 - t0, w.row(r0), w.row_bytes, a.data + (size_t)t0 * a.row_bytes, a.row_bytes,
-         y + t0 * y_stride + r0, y_stride);
-  };
-  if (threads == 1 || n_tasks == 1) {
-    for (int64_t i = 0; i < n_tasks; i++) run_task(i, 0);
-  } else {
-    pool.parallel_for(n_tasks, [&](int64_t task, int thread) { run_task(task, thread); });
-  }
+  const int64_t threads = work < kParallelWork ? 1 : pool.size();
+  for (int i = 0; i < n; i++) plans[i] = plan_matmul(k, jobs[i].w, *jobs[i].a, jobs[i].y, jobs[i].y_stride, threads, rows_only);
+  run_plans(plans, n, threads > 1, pool);
 }
 
 void matmul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride,

@@ -47,6 +47,17 @@ ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t 
                                   int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
 void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool);
 
+// Several matrices (each with its converted activations) in one parallel pass, e.g. Q/K/V or gate/up of
+// one block: one wake-up of the pool and one tail instead of one per matrix. Results are those of separate
+// matmul_converted calls, bit for bit. At most 8 jobs.
+struct MatmulJob {
+  WeightView w;
+  const ConvertedActs* a;
+  float* y;
+  int64_t y_stride;
+};
+void matmul_jobs(const MatmulJob* jobs, int n, ThreadPool& pool);
+
 // The same with an explicit kernel table (tests and benchmarks run every ISA level this host has).
 // rows_only = true forces the reference schedule: one vec_dot per (row, token), no tiled or packed kernels.
 struct CpuKernels;
@@ -54,5 +65,6 @@ ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type
                                        int64_t n_in, int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
 void matmul_converted_with(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y,
                            int64_t y_stride, ThreadPool& pool, bool rows_only = false);
+void matmul_jobs_with(const CpuKernels& k, const MatmulJob* jobs, int n, ThreadPool& pool, bool rows_only = false);
 
 }  // namespace llama4
