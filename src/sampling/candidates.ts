@@ -68,7 +68,7 @@ export class Candidates {
     const n = this.size;
     k = Math.max(0, Math.min(k, n));
     if (k === 0) return new Int32Array(0);
-    return k * 8 >= n ? sortedPositions(this.logits, n, k) : addon().topK(this.logits, n, k);
+    return heapSelects(k, n) ? addon().topK(this.logits, n, k) : sortedPositions(this.logits, n, k);
   }
 
   /** Keeps exactly the entries at `pos`, in that order (ids, logits and probs move together). */
@@ -103,7 +103,7 @@ export class Candidates {
   keepTop(k: number): void {
     const n = this.size;
     k = Math.max(0, Math.min(k, n));
-    if (k > 0 && k * 8 < n) {
+    if (k > 0 && heapSelects(k, n)) {
       addon().keepTopK(this.ids, this.logits, this.probs, n, k);
       this.size = k;
       this.sorted = true;
@@ -129,6 +129,9 @@ export class Candidates {
     for (let i = 0; i < n; i++) p[i] = p[i] / sum;
   }
 }
+
+/** a few of many: a size-k heap (native); otherwise one full sort */
+const heapSelects = (k: number, n: number) => k * 8 < n;
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

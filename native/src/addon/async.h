@@ -9,6 +9,20 @@
 
 namespace llama4 {
 
+// Resolves `d` with value(), or rejects it with the exception value() throws as an Error.
+template <typename F>
+void settle(Napi::Env env, Napi::Promise::Deferred& d, F&& value) {
+  try {
+    d.Resolve(value());
+  } catch (const Napi::Error& e) {
+    d.Reject(e.Value());
+  } catch (const std::exception& e) {
+    d.Reject(Napi::Error::New(env, e.what()).Value());
+  } catch (...) {
+    d.Reject(Napi::Error::New(env, "unknown native error").Value());
+  }
+}
+
 template <typename R>
 class FnWorker : public Napi::AsyncWorker {
  public:
@@ -31,13 +45,7 @@ class FnWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Env env = Env();
-    try {
-      deferred_.Resolve(done_(env, *result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
-    }
+    settle(env, deferred_, [&] { return done_(env, *result_); });
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -62,16 +70,10 @@ Napi::Promise run_async(Napi::Env env, typename FnWorker<R>::Work work, typename
 template <typename R>
 Napi::Promise run_inline(Napi::Env env, const std::function<R()>& work, const typename FnWorker<R>::Done& done) {
   auto deferred = Napi::Promise::Deferred::New(env);
-  try {
+  settle(env, deferred, [&] {
     R result = work();
-    deferred.Resolve(done(env, result));
-  } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
-  } catch (const std::exception& e) {
-    deferred.Reject(Napi::Error::New(env, e.what()).Value());
-  } catch (...) {
-    deferred.Reject(Napi::Error::New(env, "unknown native error").Value());
-  }
+    return done(env, result);
+  });
   return deferred.Promise();
 }
 

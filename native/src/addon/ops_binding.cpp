@@ -77,20 +77,28 @@ static Napi::Value quantize(const Napi::CallbackInfo& info) {
   });
 }
 
+// Arguments i and i+1 of a selection: n (a count of at most `len` values) and k (a count, capped at n).
+static void select_counts(const Napi::CallbackInfo& info, size_t i, const char* what, size_t len, int64_t* n_out,
+                          int64_t* k_out) {
+  const double n = info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : -1;
+  const double k = info[i + 1].IsNumber() ? info[i + 1].As<Napi::Number>().DoubleValue() : -1;
+  if (!(n >= 0 && n <= (double)len && n == (int64_t)n))
+    LLAMA4_THROW("%s: n=%g is not a count within the %zu values", what, n, len);
+  if (!(k >= 0 && k == (int64_t)k)) LLAMA4_THROW("%s: k=%g is not a count", what, k);
+  *n_out = (int64_t)n;
+  *k_out = std::min<int64_t>((int64_t)k, (int64_t)n);
+}
+
 // topK(values: Float32Array, n, k): Int32Array of the k best positions among values[0..n) (sampler)
 static Napi::Value top_k(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       LLAMA4_THROW("topK: values must be a Float32Array");
     Napi::Float32Array v = info[0].As<Napi::Float32Array>();
-    const double n = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    const double k = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
-    if (!(n >= 0 && n <= (double)v.ElementLength() && n == (int64_t)n))
-      LLAMA4_THROW("topK: n=%g is not a count within the %zu values", n, v.ElementLength());
-    if (!(k >= 0 && k == (int64_t)k)) LLAMA4_THROW("topK: k=%g is not a count", k);
-    const int64_t kk = std::min<int64_t>((int64_t)k, (int64_t)n);
-    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), (size_t)kk);
-    top_k_positions(v.Data(), (int64_t)n, kk, out.Data());
+    int64_t n, k;
+    select_counts(info, 1, "topK", v.ElementLength(), &n, &k);
+    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), (size_t)k);
+    top_k_positions(v.Data(), n, k, out.Data());
     return out;
   });
 }
@@ -107,11 +115,9 @@ static Napi::Value keep_top_k_js(const Napi::CallbackInfo& info) {
     Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
     Napi::Float32Array logits = info[1].As<Napi::Float32Array>(), probs = info[2].As<Napi::Float32Array>();
     const size_t len = std::min({ids.ElementLength(), logits.ElementLength(), probs.ElementLength()});
-    const double n = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
-    const double k = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : -1;
-    if (!(n >= 0 && n <= (double)len && n == (int64_t)n)) LLAMA4_THROW("keepTopK: n=%g is not a count within the %zu entries", n, len);
-    if (!(k >= 0 && k == (int64_t)k)) LLAMA4_THROW("keepTopK: k=%g is not a count", k);
-    keep_top_k(ids.Data(), logits.Data(), probs.Data(), (int64_t)n, std::min<int64_t>((int64_t)k, (int64_t)n));
+    int64_t n, k;
+    select_counts(info, 3, "keepTopK", len, &n, &k);
+    keep_top_k(ids.Data(), logits.Data(), probs.Data(), n, k);
     return info.Env().Undefined();
   });
 }

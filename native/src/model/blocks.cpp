@@ -29,20 +29,13 @@ const ConvertedActs& Blocks::acts(GgmlType wt, const float* src, int64_t stride,
   return s.acts;
 }
 
-namespace {
-uint64_t bytes_read(const WeightView& w) {
-  const int64_t ng = w.packed ? w.n_out / kPackRows : 0;
-  return (uint64_t)ng * w.group_bytes + (uint64_t)(w.n_out - ng * kPackRows) * w.row_bytes;
-}
-}  // namespace
-
 void Blocks::mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride) {
-  c_.stats_.weight_bytes += bytes_read(w);
+  c_.stats_.weight_bytes += weight_read_bytes(w);
   matmul_converted(w, a, y, y_stride, c_.pool_);
 }
 
 void Blocks::mm_jobs(std::initializer_list<MatmulJob> jobs) {
-  for (const MatmulJob& j : jobs) c_.stats_.weight_bytes += bytes_read(j.w);
+  for (const MatmulJob& j : jobs) c_.stats_.weight_bytes += weight_read_bytes(j.w);
   matmul_jobs(jobs.begin(), (int)jobs.size(), c_.pool_);
 }
 

@@ -34,10 +34,8 @@ uint64_t Context::memory_needed(const Model& m, const ContextParams& p) {
 }
 
 uint64_t Context::step_bytes(int64_t n) const {
-  uint64_t kv_row = 0;
-  for (uint32_t il = 0; il < model_->hp.n_layer; il++) kv_row += kv_.k_row_bytes(il) + kv_.v_row_bytes(il);
   const uint64_t tokens = (uint64_t)std::max<int64_t>(n, 0);
-  return model_->bytes_per_token() * tokens + kv_row * (n_past_ + tokens);
+  return weight_bytes_per_token_ * tokens + kv_bytes_per_pos_ * (n_past_ + tokens);
 }
 
 Context::Context(std::shared_ptr<const Model> model, const ContextParams& params)
@@ -50,6 +48,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   if (params_.n_ctx == 0) LLAMA4_THROW("context size must be > 0");
   if (params_.n_batch == 0) LLAMA4_THROW("batch size must be > 0");
   params_.n_batch = std::min(params_.n_batch, params_.n_ctx);
+  weight_bytes_per_token_ = model_->bytes_per_token();
+  for (uint32_t il = 0; il < hp.n_layer; il++) kv_bytes_per_pos_ += kv_.k_row_bytes(il) + kv_.v_row_bytes(il);
   const size_t T = params_.n_batch, E = hp.n_embd;
   size_t max_heads = 0, max_kv = 0;
   for (uint32_t il = 0; il < hp.n_layer; il++) {

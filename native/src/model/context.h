@@ -101,6 +101,8 @@ class Context {
   ThreadPool pool_;
   KvCache kv_;
   uint32_t n_past_ = 0;
+  uint64_t weight_bytes_per_token_ = 0;  // step_bytes' constants: Model::bytes_per_token,
+  uint64_t kv_bytes_per_pos_ = 0;        // and one position's K and V rows over all layers
   std::vector<float> logits_last_;
   std::vector<float> logits_all_;
   int64_t n_logit_rows_ = 0;

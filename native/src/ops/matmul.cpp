@@ -60,7 +60,6 @@ struct MatmulPlan {
   int64_t n_chunks = 1;
   int64_t tok_chunk = 1, n_tok_chunks = 1;
   int64_t n_tasks = 0;
-  double work = 0;  // weight bytes x tokens
 
   void run(int64_t task) const {
     const int64_t n_out = w->n_out, n_tokens = a->n_tokens;
@@ -108,7 +107,6 @@ MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const Converted
     const int64_t ng = n_out / kPackRows;
     p.tok_chunk = token_chunk(a);
     p.n_tok_chunks = (n_tokens + p.tok_chunk - 1) / p.tok_chunk;
-    p.work = (double)w.group_bytes * (double)ng * (double)n_tokens;
     p.chunk = ng;
     if (threads > 1) {
       // ~4 tasks per thread for balance on a shared machine, but >= 8 KiB of weights x tokens each.
@@ -122,7 +120,6 @@ MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const Converted
     p.n_tasks = p.n_chunks * p.n_tok_chunks + (ng * kPackRows < n_out ? 1 : 0);
     return p;
   }
-  p.work = (double)w.row_bytes * (double)n_out * (double)n_tokens;
   if (!p.tile) {
     // Reference schedule: one vec_dot per (row, token).
     p.kind = MatmulPlan::kRows;
@@ -169,6 +166,11 @@ void run_plans(const MatmulPlan* plans, int n, bool parallel, ThreadPool& pool) 
 
 }  // namespace
 
+uint64_t weight_read_bytes(const WeightView& w) {
+  const int64_t ng = w.packed ? w.n_out / kPackRows : 0;
+  return (uint64_t)ng * w.group_bytes + (uint64_t)(w.n_out - ng * kPackRows) * w.row_bytes;
+}
+
 void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool) {
   matmul_converted_with(cpu_kernels(), w, a, y, y_stride, pool, false);
 }
@@ -185,13 +187,8 @@ void matmul_jobs_with(const CpuKernels& k, const MatmulJob* jobs, int n, ThreadP
   constexpr int kMaxJobs = 8;
   if (n > kMaxJobs) LLAMA4_THROW("matmul_jobs: %d matrices in one call (at most %d)", n, kMaxJobs);
   MatmulPlan plans[kMaxJobs];
-  // The reference schedule goes parallel on its own work, as the tiled and packed ones on the total.
-  double work = 0;
-  for (int i = 0; i < n; i++) {
-    const MatmulJob& j = jobs[i];
-    const double bytes = j.w.packed ? (double)j.w.group_bytes * (double)(j.w.n_out / kPackRows) : (double)j.w.row_bytes * (double)j.w.n_out;
-    work += bytes * (double)j.a->n_tokens;
-  }
+  double work = 0;  // weight bytes x tokens of all the jobs
+  for (int i = 0; i < n; i++) work += (double)weight_read_bytes(jobs[i].w) * (double)jobs[i].a->n_tokens;
   const int64_t threads = work < kParallelWork ? 1 : pool.size();
   for (int i = 0; i < n; i++) plans[i] = plan_matmul(k, jobs[i].w, *jobs[i].a, jobs[i].y, jobs[i].y_stride, threads, rows_only);
   run_plans(plans, n, threads > 1, pool);

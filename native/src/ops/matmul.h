@@ -25,6 +25,9 @@ struct WeightView {
   const uint8_t* row(int64_t r) const { return data + (size_t)r * row_bytes; }
 };
 
+// Weight bytes one matmul over w reads: its packed groups plus the plain rows past them, or every plain row.
+uint64_t weight_read_bytes(const WeightView& w);
+
 // Scratch for converted activations, grown on demand and reused across calls.
 struct MatmulScratch {
   std::vector<uint8_t> act;
