@@ -1,6 +1,7 @@
 #include "ops/packed.h"
 
 #include <array>
+#include <cstring>
 #include <string>
 
 #include "runtime/error.h"
@@ -25,6 +26,18 @@ const PackedFormat* packed_format(GgmlType t) {
   if ((uint32_t)t >= kGgmlTypeCount) return nullptr;
   const PackedFormat& f = table[(size_t)t];
   return f.group_bytes ? &f : nullptr;
+}
+
+void pack_group_interleaved(const InterleavedLayout& l, int64_t nb, const uint8_t* src, size_t row_bytes,
+                            uint8_t* dst) {
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t* o = dst + (size_t)b * l.dst_block;
+    for (int r = 0; r < kPackRows; r++) {
+      const uint8_t* blk = src + (size_t)r * row_bytes + (size_t)b * l.src_block;
+      for (int f = 0; f < l.n_f16; f++) std::memcpy(o + l.f16_dst[f] + 2 * r, blk + l.f16_src[f], 2);
+      for (int c = 0; c < l.qs_chunks; c++) std::memcpy(o + l.qs_dst + 32 * c + 4 * r, blk + l.qs_src + 4 * c, 4);
+    }
+  }
 }
 
 PackedWeights pack_weights(GgmlType t, int64_t n_in, int64_t n_out, int64_t n_slab, const uint8_t* data,

@@ -74,6 +74,19 @@ static_assert(PackedQ4_0::kBlock == kPackRows * sizeof(block_q4_0) && PackedQ4_1
                   PackedQ6_K::kBlock == kPackRows * sizeof(block_q6_K),
               "packed block sizes");
 
+// The block layout Q4_0, Q4_1 and Q8_0 share: each f16 field of the plain block (d, and m for Q4_1) as the 8
+// rows' values side by side (row r at dst + 2r), then the quants as 4-byte chunks, chunk c of row r at
+// qs_dst + 32c + 4r. pack_group_interleaved packs nb such blocks of 8 rows (rows row_bytes apart).
+struct InterleavedLayout {
+  size_t src_block, dst_block;  // bytes of one plain block, of one packed block (= 8 plain ones)
+  int n_f16;                    // f16 fields per block (1 or 2)
+  size_t f16_src[2], f16_dst[2];
+  size_t qs_src, qs_dst;
+  int qs_chunks;  // 4-byte chunks of quants per plain block
+};
+void pack_group_interleaved(const InterleavedLayout& l, int64_t nb, const uint8_t* src, size_t row_bytes,
+                            uint8_t* dst);
+
 // Per-type layouts (ops/packed_<type>.cpp).
 size_t packed_group_bytes_q4_0(int64_t n_in);
 void pack_group_q4_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst);

@@ -48,17 +48,15 @@ static_assert(kQsOffset + kPackRows * QK4_1 / 2 == kBlockBytes, "Q4_1 packed blo
 size_t packed_group_bytes_q4_1(int64_t n_in) { return (size_t)(n_in / QK4_1) * kBlockBytes; }
 
 void pack_group_q4_1(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst) {
-  const int64_t nb = n_in / QK4_1;
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t* o = dst + (size_t)b * kBlockBytes;
-    for (int r = 0; r < kPackRows; r++) {
-      const uint8_t* blk = src + (size_t)r * row_bytes + (size_t)b * sizeof(block_q4_1);
-      std::memcpy(o + 2 * r, blk + offsetof(block_q4_1, d), 2);
-      std::memcpy(o + kMOffset + 2 * r, blk + offsetof(block_q4_1, m), 2);
-      for (int c = 0; c < 4; c++)
-        std::memcpy(o + kQsOffset + 32 * c + 4 * r, blk + offsetof(block_q4_1, qs) + 4 * c, 4);
-    }
-  }
+  static constexpr InterleavedLayout kLayout{sizeof(block_q4_1),
+                                             kBlockBytes,
+                                             2,
+                                             {offsetof(block_q4_1, d), offsetof(block_q4_1, m)},
+                                             {0, kMOffset},
+                                             offsetof(block_q4_1, qs),
+                                             kQsOffset,
+                                             4};
+  pack_group_interleaved(kLayout, n_in / QK4_1, src, row_bytes, dst);
 }
 
 // The reference: vec_dot_q4_1's order (above) per (row, token), on the packed bytes.

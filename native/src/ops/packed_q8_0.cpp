@@ -36,15 +36,9 @@ constexpr size_t kQsOffset = PackedQ8_0::kQs;       // after the 8 scales
 size_t packed_group_bytes_q8_0(int64_t n_in) { return (size_t)(n_in / QK8_0) * kBlockBytes; }
 
 void pack_group_q8_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t* dst) {
-  const int64_t nb = n_in / QK8_0;
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t* o = dst + (size_t)b * kBlockBytes;
-    for (int r = 0; r < kPackRows; r++) {
-      const uint8_t* blk = src + (size_t)r * row_bytes + (size_t)b * sizeof(block_q8_0);
-      std::memcpy(o + 2 * r, blk + offsetof(block_q8_0, d), 2);
-      for (int c = 0; c < 8; c++) std::memcpy(o + kQsOffset + 32 * c + 4 * r, blk + offsetof(block_q8_0, qs) + 4 * c, 4);
-    }
-  }
+  static constexpr InterleavedLayout kLayout{
+      sizeof(block_q8_0), kBlockBytes, 1, {offsetof(block_q8_0, d), 0}, {0, 0}, offsetof(block_q8_0, qs), kQsOffset, 8};
+  pack_group_interleaved(kLayout, n_in / QK8_0, src, row_bytes, dst);
 }
 
 // The reference: one fp32 chain per (row, token), exactly the contract above.
