@@ -1,7 +1,10 @@
 // Max |logit - llama.cpp golden| (F32 KV cache) and greedy agreement for every golden in
-// ../shared/models/goldens, with this host's kernels (LLAMA4_ISA lowers the level; --no-repack keeps the
-// file layouts): the parity figures quoted in the README.
-//   npx tsx scripts/golden-diffs.ts [--no-repack]
+// ../shared/models/goldens (LLAMA4_SHARED overrides ../shared), with this host's kernels (LLAMA4_ISA lowers
+// the level; --no-repack keeps the file layouts): the parity figures quoted in the README.
+//   npx tsx scripts/golden-diffs.ts [--no-repack] [--json]
+// --json: one object {isa, repack, goldens: [{name, maxDiff, greedy, total, checksum}]} where checksum is an
+// FNV-1a hash of the bytes of every logit the run computed (prompt rows and each greedy step): equal
+// checksums across ISA levels mean bit-identical results (test/engine/goldens-isa.test.ts).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Model } from '../src/engine/model.js';
@@ -15,16 +18,25 @@ interface Golden {
   greedy_tokens: number[];
 }
 
-const dir = join(import.meta.dirname, '..', '..', 'shared', 'models');
+const dir = join(process.env.LLAMA4_SHARED ?? join(import.meta.dirname, '..', '..', 'shared'), 'models');
 const repack = !process.argv.includes('--no-repack');
+const json = process.argv.includes('--json');
 const argmax = (a: Float32Array) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
-console.log(`kernels: ${addon().systemInfo().isa}, repack: ${repack}`);
+const fnv = (h: number, a: Float32Array) => {
+  const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  return h;
+};
+const isa = addon().systemInfo().isa;
+const results: { name: string; maxDiff: number; greedy: number; total: number; checksum: string }[] = [];
+if (!json) console.log(`kernels: ${isa}, repack: ${repack}`);
 for (const f of readdirSync(join(dir, 'goldens')).filter((f) => f.endsWith('.golden.json')).sort()) {
   const g = JSON.parse(readFileSync(join(dir, 'goldens', f), 'utf8')) as Golden;
   const m = await Model.load(join(dir, g.model), { repack });
   const ctx = m.createContext({ nCtx: 256, nThreads: 1, typeK: 'f32', typeV: 'f32' });
   await ctx.evaluate(g.prompt_tokens, { allLogits: true });
   const all = ctx.allLogits();
+  let h = fnv(0x811c9dc5, all);
   const V = g.n_vocab;
   let d = 0;
   for (const p of g.prefill) {
@@ -40,6 +52,9 @@ for (const f of readdirSync(join(dir, 'goldens')).filter((f) => f.endsWith('.gol
     same++;
     if (m.tokenizer.isEog(t) || i + 1 === g.greedy_tokens.length) break;
     logits = await ctx.evaluate([t]);
+    h = fnv(h, logits);
   }
-  console.log(`${f.padEnd(45)} max|dlogit| ${d.toExponential(2)}  greedy ${same}/${g.greedy_tokens.length}  packed ${(m.info.packedBytes / 1e6).toFixed(1)} MB`);
+  results.push({ name: f, maxDiff: d, greedy: same, total: g.greedy_tokens.length, checksum: h.toString(16).padStart(8, '0') });
+  if (!json) console.log(`${f.padEnd(45)} max|dlogit| ${d.toExponential(2)}  greedy ${same}/${g.greedy_tokens.length}  packed ${(m.info.packedBytes / 1e6).toFixed(1)} MB`);
 }
+if (json) console.log(JSON.stringify({ isa, repack, goldens: results }));
