@@ -1,0 +1,52 @@
+// Parity with llama.cpp on its default F16 KV cache (flash attention off): test/fixtures/f16-kv/reference.json
+// holds llama.cpp's own top-64 logits at the last prompt position and its greedy continuation for SmolLM2 (282
+// prompt tokens of code), the Llama 4 synthetic model and stories260K (scripts/make-f16kv-fixture.ts). The
+// shared goldens cover the F32 cache only; an F16 cache moves SmolLM2's logits by up to ~0.8 from them.
+// The reference is llama.cpp's AVX2 (haswell) CPU build, whose orders our kernels follow on every host; its
+// AVX-512 builds differ from it by up to 0.41 here. SmolLM2 agrees to ~1e-5. The two tiny models (head
+// dims 16 and 8) agree to 1.7e-4 and 2.3e-3 with identical greedy tokens: a small difference in their
+// attention order that is not found yet, hence their looser bound.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Model } from '../../src/engine/model.js';
+import { model } from '../helpers/shared.js';
+
+interface Case {
+  model: string;
+  prompt_tokens: number[];
+  n_vocab: number;
+  top: [number, number][];
+  greedy_tokens: number[];
+}
+const ref = JSON.parse(readFileSync(join('test', 'fixtures', 'f16-kv', 'reference.json'), 'utf8')) as { cases: Case[] };
+
+const argmax = (a: ArrayLike<number>) => {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+};
+
+describe('F16 KV cache = llama.cpp F16 KV cache', () => {
+  const tol = (c: Case) => (c.model.startsWith('real/') ? 1e-4 : 5e-3);
+  for (const c of ref.cases) {
+    for (const threads of [1, 2]) {
+      it(`${c.model}, ${threads} thread${threads > 1 ? 's' : ''}: top-64 logits within ${tol(c)}, greedy tokens identical`, async () => {
+        const m = await Model.load(model(c.model));
+        expect(m.info.nVocab).toBe(c.n_vocab);
+        const ctx = m.createContext({ nCtx: 512, nThreads: threads, typeK: 'f16', typeV: 'f16' });
+        let logits = await ctx.evaluate(c.prompt_tokens);
+        let d = 0;
+        for (const [id, l] of c.top) d = Math.max(d, Math.abs(logits[id] - l));
+        expect(d).toBeLessThan(tol(c));
+        const out: number[] = [];
+        for (let i = 0; i < c.greedy_tokens.length; i++) {
+          const t = argmax(logits);
+          out.push(t);
+          if (i + 1 < c.greedy_tokens.length) logits = await ctx.evaluate([t]);
+        }
+        expect(out).toEqual(c.greedy_tokens);
+      });
+    }
+  }
+});
