@@ -17,8 +17,10 @@
 // SmolLM2-135M Q4_1 (large activation outliers) any other rounding order moved logits by up to ~1 against
 // llama.cpp's, which has no repacked Q4_1 (see packed_q4_1.cpp).
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "ops/blocks.h"
 #include "ops/types.h"
@@ -86,6 +88,34 @@ struct InterleavedLayout {
 };
 void pack_group_interleaved(const InterleavedLayout& l, int64_t nb, const uint8_t* src, size_t row_bytes,
                             uint8_t* dst);
+
+// The scalar reference of the layouts with one f16 scale per block against Q8_0 activations (Q4_0, Q8_0):
+// per (row r, token t) one fp32 chain over the blocks, acc = fma(f32(dx[r][b]) * f32(dy[t][b]), (float)sumi,
+// acc), where sumi(xb, r, yqs) is the type's exact integer dot of row r's block (xb: the packed block, its 8
+// f16 scales first) with the activation block's quants.
+template <typename SumI>
+void mm_packed_ref_d(int64_t nb, size_t block_bytes, int64_t ng, int64_t nt, const void* x, size_t gx, const void* y,
+                     size_t by, float* s, int64_t ss, SumI sumi) {
+  for (int64_t g = 0; g < ng; g++) {
+    const uint8_t* xg = (const uint8_t*)x + (size_t)g * gx;
+    for (int64_t t = 0; t < nt; t++) {
+      const block_q8_0* yt = (const block_q8_0*)((const uint8_t*)y + (size_t)t * by);
+      float acc[kPackRows] = {};
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* xb = xg + (size_t)b * block_bytes;
+        const float dy = fp16_to_fp32(yt[b].d);
+        for (int r = 0; r < kPackRows; r++) {
+          const int32_t si = sumi(xb, r, yt[b].qs);
+          uint16_t h;
+          std::memcpy(&h, xb + 2 * r, 2);
+          const float d = fp16_to_fp32(h) * dy;
+          acc[r] = std::fma(d, (float)si, acc[r]);
+        }
+      }
+      for (int r = 0; r < kPackRows; r++) s[t * ss + g * kPackRows + r] = acc[r];
+    }
+  }
+}
 
 // Per-type layouts (ops/packed_<type>.cpp).
 size_t packed_group_bytes_q4_0(int64_t n_in);

@@ -17,9 +17,7 @@
 //     sumi = Σ_k x[r][b][k] * y[t][b][k]   (exact int)
 //     acc  = fma(f32(dx[r][b]) * f32(dy[t][b]) [rounded once], (float)sumi, acc)
 // and the output is acc. The SIMD kernels (ops/cpu/avx2, ops/cpu/avx512) equal this bit for bit.
-#include <cmath>
 #include <cstddef>
-#include <cstring>
 
 #include "ops/blocks.h"
 #include "ops/cpu/ops.h"
@@ -44,29 +42,12 @@ void pack_group_q8_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t
 // The reference: one fp32 chain per (row, token), exactly the contract above.
 LLAMA4_FMA_CLONES void mm_packed_q8_0_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx,
                                           const void* y, size_t by, float* s, int64_t ss) {
-  const int64_t nb = n_in / QK8_0;
-  for (int64_t g = 0; g < ng; g++) {
-    const uint8_t* xg = (const uint8_t*)x + (size_t)g * gx;
-    for (int64_t t = 0; t < nt; t++) {
-      const block_q8_0* yt = (const block_q8_0*)((const uint8_t*)y + (size_t)t * by);
-      float acc[kPackRows] = {};
-      for (int64_t b = 0; b < nb; b++) {
-        const uint8_t* xb = xg + (size_t)b * kBlockBytes;
-        const float dy = fp16_to_fp32(yt[b].d);
-        for (int r = 0; r < kPackRows; r++) {
-          int32_t sumi = 0;
-          for (int c = 0; c < 8; c++)
-            for (int k = 0; k < 4; k++)
-              sumi += (int32_t)(int8_t)xb[kQsOffset + 32 * c + 4 * r + k] * yt[b].qs[4 * c + k];
-          uint16_t h;
-          std::memcpy(&h, xb + 2 * r, 2);
-          const float d = fp16_to_fp32(h) * dy;
-          acc[r] = std::fma(d, (float)sumi, acc[r]);
-        }
-      }
-      for (int r = 0; r < kPackRows; r++) s[t * ss + g * kPackRows + r] = acc[r];
-    }
-  }
+  mm_packed_ref_d(n_in / QK8_0, kBlockBytes, ng, nt, x, gx, y, by, s, ss, [](const uint8_t* xb, int r, const int8_t* yq) {
+    int32_t sumi = 0;
+    for (int c = 0; c < 8; c++)
+      for (int k = 0; k < 4; k++) sumi += (int32_t)(int8_t)xb[kQsOffset + 32 * c + 4 * r + k] * yq[4 * c + k];
+    return sumi;
+  });
 }
 
 }  // namespace llama4
