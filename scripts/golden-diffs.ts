@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Model } from '../src/engine/model.js';
 import { addon } from '../src/native/addon.js';
+import { argmax } from '../src/sampling/argmax.js';
 
 interface Golden {
   model: string;
@@ -25,7 +26,6 @@ const repack = !process.argv.includes('--no-repack');
 const json = process.argv.includes('--json');
 const cache = process.argv.includes('--cache') ? process.argv[process.argv.indexOf('--cache') + 1] : 'f32';
 if (cache !== 'f32' && cache !== 'f16') throw new Error(`--cache: 'f32' or 'f16', not '${cache}'`);
-const argmax = (a: Float32Array) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
 const fnv = (h: number, a: Float32Array) => {
   const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;

@@ -1,6 +1,7 @@
 // llama.cpp's default sampler chain (common_sampler_init) with its defaults and order:
 //   logit bias -> penalties -> top-k -> top-p -> min-p -> temperature -> dist
 // Temperature comes last, so top-p and min-p see un-tempered logits. Option names follow llama.cpp.
+import { argmax } from './argmax.js';
 import { Candidates } from './candidates.js';
 import { DistSampler } from './dist.js';
 import { biasEntries, LogitBiasSampler, type LogitBias } from './logit-bias.js';
@@ -105,9 +106,7 @@ export class SamplerChain {
     for (const s of this.samplers) {
       if (s.name === 'logit-bias' || s.name === 'penalties') s.apply(cur);
     }
-    let best = 0;
-    const l = cur.logits;
-    for (let i = 1; i < cur.size; i++) if (l[i] > l[best]) best = i;
+    const best = argmax(cur.logits, 0, cur.size);
     this.dist.advance();
     cur.selected = best;
     return cur.ids[best];

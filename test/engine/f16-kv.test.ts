@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Model } from '../../src/engine/model.js';
+import { greedyTokens } from '../helpers/greedy.js';
 import { model } from '../helpers/shared.js';
 
 interface Case {
@@ -21,12 +22,6 @@ interface Case {
 }
 const ref = JSON.parse(readFileSync(join('test', 'fixtures', 'f16-kv', 'reference.json'), 'utf8')) as { cases: Case[] };
 
-const argmax = (a: ArrayLike<number>) => {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
-  return best;
-};
-
 describe('F16 KV cache = llama.cpp F16 KV cache', () => {
   const tol = (c: Case) => (c.model.startsWith('real/') ? 1e-4 : 5e-3);
   for (const c of ref.cases) {
@@ -35,17 +30,11 @@ describe('F16 KV cache = llama.cpp F16 KV cache', () => {
         const m = await Model.load(model(c.model));
         expect(m.info.nVocab).toBe(c.n_vocab);
         const ctx = m.createContext({ nCtx: 512, nThreads: threads, typeK: 'f16', typeV: 'f16' });
-        let logits = await ctx.evaluate(c.prompt_tokens);
+        const logits = await ctx.evaluate(c.prompt_tokens);
         let d = 0;
         for (const [id, l] of c.top) d = Math.max(d, Math.abs(logits[id] - l));
         expect(d).toBeLessThan(tol(c));
-        const out: number[] = [];
-        for (let i = 0; i < c.greedy_tokens.length; i++) {
-          const t = argmax(logits);
-          out.push(t);
-          if (i + 1 < c.greedy_tokens.length) logits = await ctx.evaluate([t]);
-        }
-        expect(out).toEqual(c.greedy_tokens);
+        expect(await greedyTokens(ctx, logits, c.greedy_tokens.length)).toEqual(c.greedy_tokens);
       });
     }
   }

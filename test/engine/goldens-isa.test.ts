@@ -1,8 +1,9 @@
 // Every kernel level gives the same model outputs, bit for bit: scripts/golden-diffs.ts --json runs all the
 // llama.cpp goldens end to end in a child process per level (LLAMA4_ISA is read once per process), with
 // packed and with plain (--no-repack) weights, and with llama.cpp's default F16 KV cache, and the checksums of
-// every logit computed must agree with the host's own level. So the AVX2 path (what many users have) and the scalar fallback are covered whole
-// on hosts that would otherwise run only AVX-512, beside the per-kernel tests in test/ops.
+// every logit computed must agree with the host's own level. So the AVX2 path (what many users have) and the
+// scalar fallback are covered whole on hosts that would otherwise run only AVX-512, beside the per-kernel
+// tests in test/ops.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

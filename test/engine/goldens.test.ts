@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Model } from '../../src/engine/model.js';
+import { argmax } from '../../src/sampling/argmax.js';
+import { greedyTokens } from '../helpers/greedy.js';
 import { model } from '../helpers/shared.js';
 
 interface Golden {
@@ -14,12 +16,6 @@ interface Golden {
 }
 
 const golden = (name: string): Golden => JSON.parse(readFileSync(model(`goldens/${name}`), 'utf8'));
-
-const argmax = (a: ArrayLike<number>) => {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
-  return best;
-};
 
 async function check(name: string, cache: 'f32' | 'f16', tol: number, threads = 1) {
   const g = golden(name);
@@ -36,15 +32,8 @@ async function check(name: string, cache: 'f32' | 'f16', tol: number, threads = 
     for (const [id, l] of p.top5) maxDiff = Math.max(maxDiff, Math.abs(row[id] - l));
   }
   if (cache === 'f32') expect(maxDiff).toBeLessThan(tol);
-  const out: number[] = [];
-  let logits = ctx.allLogits().subarray((g.prompt_tokens.length - 1) * V);
-  for (let i = 0; i < g.greedy_tokens.length; i++) {
-    const t = argmax(logits);
-    out.push(t);
-    if (m.tokenizer.isEog(t) || i + 1 === g.greedy_tokens.length) break;
-    logits = await ctx.evaluate([t]);
-  }
-  expect(out).toEqual(g.greedy_tokens);
+  const last = ctx.allLogits().subarray((g.prompt_tokens.length - 1) * V);
+  expect(await greedyTokens(ctx, last, g.greedy_tokens.length, (t) => m.tokenizer.isEog(t))).toEqual(g.greedy_tokens);
   return maxDiff;
 }
 

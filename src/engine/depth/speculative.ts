@@ -4,6 +4,7 @@
 // decoding: the verification batch uses sequential numerics (equal to one-by-one evaluation), and every
 // KV entry a draft wrote is rewritten by the verifier or truncated away.
 // k adapts to the acceptance rate, and the mode turns itself off when it is slower than dense decoding.
+import { argmax } from '../../sampling/argmax.js';
 import type { Context } from '../model.js';
 import type { GeneratedPiece } from '../generate.js';
 
@@ -29,12 +30,6 @@ export interface ExactStats {
   denseTokens: number;
   switchedOff: boolean;
   stop: 'eog' | 'length' | 'context' | 'aborted';
-}
-
-function argmax(a: ArrayLike<number>, off = 0, n = a.length): number {
-  let best = 0;
-  for (let i = 1; i < n; i++) if (a[off + i] > a[off + best]) best = i;
-  return best;
 }
 
 export function newExactStats(): ExactStats {
