@@ -315,7 +315,9 @@ export interface Addon {
   /**
    * y[t * nOut + o] for nTokens activation rows (activations.length = nTokens * nIn) against the weight
    * rows in weightBytes (nOut = whole rows), through that level's matmul path (tiled kernels), or with
-   * rowsOnly the reference schedule of one vec_dot per (row, token). The two must be bit-identical.
+   * rowsOnly the reference schedule of one vec_dot per (row, token). The two must be bit-identical, except
+   * that batches of F32 / F16 / BF16 weights take llamafile's tinyBLAS order where llama.cpp does (n_in % 8
+   * == 0, nOut % 4 == 0) unless order is 'vecdot'.
    */
   matmulKernel(
     typeId: number,
@@ -327,6 +329,7 @@ export interface Addon {
     rowsOnly?: boolean,
     /** the whole groups of 8 rows through the type's packed layout and that level's packed kernel */
     packed?: boolean,
+    order?: 'llamacpp' | 'vecdot',
   ): Float32Array;
   /**
    * One helper of ops/cpu/ops.h (attention and element-wise numerics) through that level's table, for the

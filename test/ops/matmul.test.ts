@@ -126,3 +126,63 @@ describe.each(TYPES)('$name multi-row mat-vec (decode)', (t) => {
         }
   });
 });
+
+// Batches of F32 / F16 / BF16 weights take llamafile's tinyBLAS order where llama.cpp's mul_mat does (n_in % 8
+// == 0, rows % 4 == 0, >= 2 tokens): one 8-lane FMA chain per output from element 0, then tinyBLAS's hsum.
+// Checked against an independent model of that order (F16 x F16 products are exact in float, so JS can
+// replay the chains), every level against the scalar kernel, and the fallback to vec_dot elsewhere.
+const FLOATS = TYPES.filter((t) => t.block === 1);
+
+function halfToFloat(h: number): number {
+  const e = (h >> 10) & 31, m = h & 1023, s = h & 0x8000 ? -1 : 1;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+describe('tinyBLAS order for batches of float weights', () => {
+  it('F16: every output is the one-chain order of llama.cpp (replayed in JS)', () => {
+    const F16 = FLOATS.find((t) => t.name === 'F16')!;
+    const r = mulberry32(2024);
+    const [n, rows, tokens] = [200, 12, 5];
+    const w = weights(F16, n, rows, r);
+    const x = gaussians(n * tokens, r, 3);
+    const wv = new Uint16Array(w.buffer, w.byteOffset, n * rows);
+    const xh = new Uint16Array(a.quantizeAct(F16.id, x, 'scalar').buffer);
+    const f = Math.fround;
+    for (const isa of isas) {
+      const got = a.matmulKernel(F16.id, w, x, tokens, isa, 2, false, false, 'llamacpp');
+      for (let t = 0; t < tokens; t++)
+        for (let o = 0; o < rows; o++) {
+          const c = new Array(8).fill(0);
+          for (let i = 0; i < n; i += 8)
+            for (let l = 0; l < 8; l++) c[l] = f(c[l] + f(halfToFloat(wv[o * n + i + l]) * halfToFloat(xh[t * n + i + l])));
+          const t4 = [0, 1, 2, 3].map((k) => f(c[k] + c[k + 4]));
+          expect(got[t * rows + o], `${isa} t=${t} o=${o}`).toBe(f(f(t4[0] + t4[2]) + f(t4[1] + t4[3])));
+        }
+    }
+  });
+
+  describe.each(FLOATS)('$name', (t) => {
+    it('every level equals the scalar kernel; ineligible shapes and order "vecdot" keep vec_dot exactly', () => {
+      const r = mulberry32(31 + t.id);
+      let differs = 0;
+      for (const [n, rows, tokens] of [[8, 4, 2], [40, 12, 5], [72, 20, 7], [200, 36, 13], [288, 44, 37], [72, 11, 6], [36, 8, 5], [72, 8, 1]]) {
+        const w = weights(t, n, rows, r);
+        const x = gaussians(n * tokens, r, 300);
+        const vecdot = a.matmulKernel(t.id, w, x, tokens, 'scalar', 1, true);
+        const ref = a.matmulKernel(t.id, w, x, tokens, 'scalar', 1, false, false, 'llamacpp');
+        const eligible = n % 8 === 0 && rows % 4 === 0 && tokens >= 2;
+        if (!eligible) expect(ref, `${t.name} n=${n} rows=${rows} tokens=${tokens}: vec_dot`).toEqual(vecdot);
+        for (let i = 0; i < ref.length; i++) differs += ref[i] !== vecdot[i] ? 1 : 0;
+        for (const isa of simdIsas)
+          for (const threads of [1, 2]) {
+            const shape = `${t.name} ${isa} n=${n} rows=${rows} tokens=${tokens} threads=${threads}`;
+            expect(a.matmulKernel(t.id, w, x, tokens, isa, threads, false, false, 'llamacpp'), shape).toEqual(ref);
+            expect(a.matmulKernel(t.id, w, x, tokens, isa, threads, false, false, 'vecdot'), shape).toEqual(vecdot);
+          }
+      }
+      expect(differs, 'the tinyBLAS order is a different summation from vec_dot').toBeGreaterThan(0);
+    });
+  });
+});

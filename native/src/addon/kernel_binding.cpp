@@ -6,9 +6,10 @@
 //   kernelBench(typeId, weightBytes, activations, isa, iters): number
 //       weightBytes holds R rows of activations.length elements; runs iters single-thread mat-vecs
 //       (quantize once, then R dot products per iteration) in a native loop; returns seconds per mat-vec.
-//   matmulKernel(typeId, weightBytes, activations, nTokens, isa, threads, rowsOnly): Float32Array
+//   matmulKernel(typeId, weightBytes, activations, nTokens, isa, threads, rowsOnly, packed, order): Float32Array
 //       y[t * nOut + o] through matmul_converted_with (that level's tiled kernels, or with rowsOnly the
-//       reference schedule: one vec_dot per (row, token)); nOut = weight rows.
+//       reference schedule: one vec_dot per (row, token)); nOut = weight rows. order 'vecdot' keeps vec_dot's
+//       order for batches of F32/F16/BF16 weights (default 'llamacpp': tinyBLAS's where llama.cpp takes it).
 //   matmulBench(typeId, nIn, nOut, nTokens, threads, iters, isa?, rowsOnly?, coldBytes?, cpuClock?): number
 //       (cpuClock with threads = 1: time the calling thread's CPU time instead of wall time)
 //       random weights allocated natively; times iters x matmul() (activation conversion included) on a
@@ -207,7 +208,15 @@ Napi::Value matmul_kernel(const Napi::CallbackInfo& info) {
     const ConvertedActs a = convert_activations_with(k, wt, x.data(), n_in, n_in, n_tokens, pool, buf);
     Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)(n_out * n_tokens));
     std::vector<float> y((size_t)(n_out * n_tokens));
-    matmul_converted_with(k, wv, a, y.data(), n_out, pool, rows_only);
+    BatchOrder order = BatchOrder::kLlamaCpp;
+    if (info[8].IsString()) {
+      const std::string o = info[8].As<Napi::String>().Utf8Value();
+      if (o == "vecdot")
+        order = BatchOrder::kVecDot;
+      else if (o != "llamacpp")
+        LLAMA4_THROW("matmulKernel: order must be 'llamacpp' or 'vecdot', not '%s'", o.c_str());
+    }
+    matmul_converted_with(k, wv, a, y.data(), n_out, pool, rows_only, order);
     std::memcpy(out.Data(), y.data(), y.size() * sizeof(float));
     return out;
   });

@@ -9,6 +9,7 @@ void forward_llama(Blocks& b, const Hparams& hp, bool all_logits, float* logits)
     b.check_cancel();
     const bool any = b.route(il);  // depth routing: which tokens run this block
     b.attention(il, AttnOpts{});  // with KV-fill, skipped tokens still write their K/V here
+    if (il + 1 == hp.n_layer) b.keep_output_rows(all_logits);
     if (any) {
       if (hp.layer_is_moe(il))
         b.moe_softmax(il);

@@ -17,6 +17,7 @@ void forward_llama4(Blocks& b, const Hparams& hp, bool all_logits, float* logits
     a.temperature = !rope && hp.attn_temp_scale != 0.0f;
     a.chunk = hp.layer_is_chunked(il) ? hp.n_swa : 0;
     b.attention(il, a);  // with KV-fill, skipped tokens still write their K/V here
+    if (il + 1 == hp.n_layer) b.keep_output_rows(all_logits);
     if (any) {
       if (hp.layer_is_moe(il))
         b.moe_sigmoid_shared(il);

@@ -29,14 +29,21 @@ const ConvertedActs& Blocks::acts(GgmlType wt, const float* src, int64_t stride,
   return s.acts;
 }
 
-void Blocks::mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride) {
+void Blocks::mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, bool experts) {
   c_.stats_.weight_bytes += weight_read_bytes(w);
-  matmul_converted(w, a, y, y_stride, c_.pool_);
+  matmul_converted(w, a, y, y_stride, c_.pool_, batch_order(experts));
 }
 
-void Blocks::mm_jobs(std::initializer_list<MatmulJob> jobs) {
-  for (const MatmulJob& j : jobs) c_.stats_.weight_bytes += weight_read_bytes(j.w);
-  matmul_jobs(jobs.begin(), (int)jobs.size(), c_.pool_);
+void Blocks::mm_jobs(std::initializer_list<MatmulJob> jobs, bool experts) {
+  MatmulJob js[8];
+  int n = 0;
+  for (const MatmulJob& j : jobs) {
+    if (n == 8) LLAMA4_THROW("mm_jobs: more than 8 matrices in one pass");
+    c_.stats_.weight_bytes += weight_read_bytes(j.w);
+    js[n] = j;
+    js[n++].order = batch_order(experts);
+  }
+  matmul_jobs(js, n, c_.pool_);
 }
 
 void Blocks::embed() {
@@ -111,6 +118,13 @@ void Blocks::end_block(uint32_t il) {
     tp->cos[(size_t)il * n_ + t] = (float)(ab / std::sqrt(std::max(aa * bb, 1e-300)));
     tp->rel[(size_t)il * n_ + t] = (float)std::sqrt(dd / std::max(aa, 1e-300));
   }
+}
+
+void Blocks::keep_output_rows(bool all_logits) {
+  if (all_logits || c_.taps_ || n_ < 2 || act_.empty() || act_.back() != n_ - 1) return;
+  act_.assign(1, (int32_t)(n_ - 1));
+  all_ = false;
+  if (!shared_only_.empty()) shared_only_.assign(1, shared_only_.back());
 }
 
 void Blocks::attention(uint32_t il, const AttnOpts& o) {
@@ -273,15 +287,15 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
 }
 
 void Blocks::swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
-                        int64_t n_rows, float* out) {
+                        int64_t n_rows, float* out, bool experts) {
   auto& s = c_.s_;
   const int64_t E = hp_.n_embd, F = gate.n_out;
   slots_[0].src = slots_[1].src = nullptr;
   const ConvertedActs& ag = acts(gate.type, in, E, E, n_rows, 0);
   const ConvertedActs& au = acts(up.type, in, E, E, n_rows, up.type == gate.type ? 0 : 1);
-  mm_jobs({{gate, &ag, s.gate.data(), F}, {up, &au, s.up.data(), F}});
+  mm_jobs({{gate, &ag, s.gate.data(), F}, {up, &au, s.up.data(), F}}, experts);
   for (int64_t r = 0; r < n_rows; r++) swiglu(&s.gate[r * F], &s.up[r * F], &s.hidden[r * F], F);  // per row, as ggml
-  mm(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E);
+  mm(down, acts(down.type, s.hidden.data(), F, F, n_rows, 1), out, E, experts);
   slots_[0].src = slots_[1].src = nullptr;
 }
 
@@ -361,7 +375,7 @@ void Blocks::moe_softmax(uint32_t il) {
     for (int64_t j = 0; j < K; j++) w[t * K + j] /= wsum;
   }
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
-    swiglu_ffn(g, u, d, in, rows, out);
+    swiglu_ffn(g, u, d, in, rows, out, /*experts=*/true);
   };
   c_.stats_.expert_evals += (uint64_t)(n * K);
   run_experts(*this, L, sel.data(), nullptr, n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
@@ -398,7 +412,7 @@ void Blocks::moe_sigmoid_shared(uint32_t il) {
       for (int64_t j = 0; j < K; j++) sel[t * K + j] = -1;  // depth gate: shared expert only
   }
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
-    swiglu_ffn(g, u, d, in, rows, out);
+    swiglu_ffn(g, u, d, in, rows, out, /*experts=*/true);
   };
   for (int64_t i = 0; i < n * K; i++) c_.stats_.expert_evals += sel[i] >= 0;
   run_experts(*this, L, sel.data(), w.data(), n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);

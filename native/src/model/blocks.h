@@ -28,6 +28,10 @@ class Blocks {
   // End of block il: records calibration taps when the context asks for them.
   void end_block(uint32_t il);
   void attention(uint32_t il, const AttnOpts& o); // x += Wo · attn(rope(Wq·n(x)), cache)
+  // Last block, after its attention: only the tokens whose logits are wanted go on (llama.cpp's inp_out_ids
+  // get_rows), so without all_logits the FFN runs on the last token alone, one token as in llama.cpp (its
+  // batch orders differ). Calibration taps keep every token.
+  void keep_output_rows(bool all_logits);
   void ffn(uint32_t il);                          // x += down(silu(gate·n(x)) * up·n(x))
   void moe_softmax(uint32_t il);                  // x += Σ_k w_k expert_k(n(x)), softmax top-k renormalised
   void moe_sigmoid_shared(uint32_t il);           // x += Σ_k expert_k(n(x)·σ(l_k)) + shared(n(x)) (Llama 4)
@@ -35,19 +39,23 @@ class Blocks {
   void check_cancel() const;
   // Depth routing for this forward pass (null: every token runs every block).
   void set_depth(const DepthPolicy* p) { depth_ = p; }
-  // Sum a batch's attention in the single-token order, so a batch equals its tokens run one by one
-  // (llama.cpp uses another order for batches; parity keeps it unless asked).
+  // Sum a batch's attention and F32 / F16 / BF16 matmuls in the single-token order, so a batch equals its
+  // tokens run one by one (llama.cpp uses other orders for batches; parity keeps them unless asked).
   void set_sequential(bool on) { sequential_ = on; }
 
  private:
   // Converted activations for weights of type wt reading rows of src (cached per source and type).
   const ConvertedActs& acts(GgmlType wt, const float* src, int64_t stride, int64_t n_in, int64_t n_rows, int slot);
   // Every weight matmul goes through here (counts the weight bytes it reads in the context's stats).
-  void mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride);
+  // experts: a routed expert's matrix (llama.cpp's mul_mat_id, vec_dot order for every batch).
+  void mm(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, bool experts = false);
   // Several matmuls in one pass of the pool (their activations must all stay converted meanwhile).
-  void mm_jobs(std::initializer_list<MatmulJob> jobs);
+  void mm_jobs(std::initializer_list<MatmulJob> jobs, bool experts = false);
+  BatchOrder batch_order(bool experts) const {
+    return experts || sequential_ ? BatchOrder::kVecDot : BatchOrder::kLlamaCpp;
+  }
   void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
-                  int64_t n_rows, float* out);
+                  int64_t n_rows, float* out, bool experts = false);
   void attend(uint32_t il, const AttnOpts& o);
   void add_rows(const float* rows);                 // x[running token r] += rows[r]
   void ffn_norm_rows(const std::vector<float>& w);  // xn[r] = norm(x[running token r]) * w

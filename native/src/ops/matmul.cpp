@@ -91,7 +91,7 @@ struct MatmulPlan {
 
 // threads: how many threads the plan's tasks are cut for (1 = one task per token chunk).
 MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride,
-                       int64_t threads, bool rows_only) {
+                       int64_t threads, bool rows_only, BatchOrder order) {
   MatmulPlan p{};
   p.w = &w;
   p.a = &a;
@@ -102,6 +102,9 @@ MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const Converted
   const int64_t n_out = w.n_out, n_tokens = a.n_tokens;
   p.packed = rows_only || !w.packed ? nullptr : k.mm_packed[(int)w.type];
   p.tile = rows_only ? nullptr : k.mm_tile[(int)w.type];
+  if (!rows_only && order == BatchOrder::kLlamaCpp && n_tokens >= 2 && k.mm_tinyblas[(int)w.type] &&
+      w.n_in % 8 == 0 && n_out % 4 == 0)
+    p.tile = k.mm_tinyblas[(int)w.type];  // what llamafile_sgemm accepts (F32 / F16 / BF16 have no packed layout)
   if (p.packed && n_out >= kPackRows) {
     p.kind = MatmulPlan::kPacked;
     const int64_t ng = n_out / kPackRows;
@@ -171,13 +174,14 @@ uint64_t weight_read_bytes(const WeightView& w) {
   return (uint64_t)ng * w.group_bytes + (uint64_t)(w.n_out - ng * kPackRows) * w.row_bytes;
 }
 
-void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool) {
-  matmul_converted_with(cpu_kernels(), w, a, y, y_stride, pool, false);
+void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool,
+                      BatchOrder order) {
+  matmul_converted_with(cpu_kernels(), w, a, y, y_stride, pool, false, order);
 }
 
 void matmul_converted_with(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y,
-                           int64_t y_stride, ThreadPool& pool, bool rows_only) {
-  const MatmulJob job{w, &a, y, y_stride};
+                           int64_t y_stride, ThreadPool& pool, bool rows_only, BatchOrder order) {
+  const MatmulJob job{w, &a, y, y_stride, order};
   matmul_jobs_with(k, &job, 1, pool, rows_only);
 }
 
@@ -190,7 +194,8 @@ void matmul_jobs_with(const CpuKernels& k, const MatmulJob* jobs, int n, ThreadP
   double work = 0;  // weight bytes x tokens of all the jobs
   for (int i = 0; i < n; i++) work += (double)weight_read_bytes(jobs[i].w) * (double)jobs[i].a->n_tokens;
   const int64_t threads = work < kParallelWork ? 1 : pool.size();
-  for (int i = 0; i < n; i++) plans[i] = plan_matmul(k, jobs[i].w, *jobs[i].a, jobs[i].y, jobs[i].y_stride, threads, rows_only);
+  for (int i = 0; i < n; i++) plans[i] = plan_matmul(k, jobs[i].w, *jobs[i].a, jobs[i].y, jobs[i].y_stride, threads, rows_only,
+                           jobs[i].order);
   run_plans(plans, n, threads > 1, pool);
 }
 

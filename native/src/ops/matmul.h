@@ -37,6 +37,14 @@ struct MatmulScratch {
 void matmul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride,
             ThreadPool& pool, MatmulScratch& scratch);
 
+// How a batch (>= 2 tokens) with F32 / F16 / BF16 weights is summed. llama.cpp's mul_mat hands such a batch
+// to llamafile's tinyBLAS when n_in % 8 == 0 and n_out % 4 == 0 (one 8-lane FMA chain per output instead of
+// vec_dot's four); its mul_mat_id (routed experts) never does, and one token always takes vec_dot.
+// kLlamaCpp follows that (parity of prompt logits); kVecDot keeps vec_dot's order for every batch, so that a
+// batch equals its tokens run one by one (routed experts; sequential / depth-gated passes). Quantized
+// weights are unaffected (their tiled and packed kernels give the same bits for any token count).
+enum class BatchOrder : uint8_t { kLlamaCpp, kVecDot };
+
 // Same, with the activations already converted (by convert_activations) — lets several matrices that
 // read the same input (Q/K/V, gate/up, experts) share one conversion.
 struct ConvertedActs {
@@ -48,7 +56,8 @@ struct ConvertedActs {
 };
 ConvertedActs convert_activations(GgmlType weight_type, const float* x, int64_t x_stride, int64_t n_in,
                                   int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
-void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool);
+void matmul_converted(const WeightView& w, const ConvertedActs& a, float* y, int64_t y_stride, ThreadPool& pool,
+                      BatchOrder order = BatchOrder::kLlamaCpp);
 
 // Several matrices (each with its converted activations) in one parallel pass, e.g. Q/K/V or gate/up of
 // one block: one wake-up of the pool and one tail instead of one per matrix. Results are those of separate
@@ -58,16 +67,19 @@ struct MatmulJob {
   const ConvertedActs* a;
   float* y;
   int64_t y_stride;
+  BatchOrder order = BatchOrder::kLlamaCpp;
 };
 void matmul_jobs(const MatmulJob* jobs, int n, ThreadPool& pool);
 
 // The same with an explicit kernel table (tests and benchmarks run every ISA level this host has).
-// rows_only = true forces the reference schedule: one vec_dot per (row, token), no tiled or packed kernels.
+// rows_only = true forces the reference schedule: one vec_dot per (row, token), no tiled or packed kernels
+// (and no tinyBLAS order: it implies kVecDot).
 struct CpuKernels;
 ConvertedActs convert_activations_with(const CpuKernels& k, GgmlType weight_type, const float* x, int64_t x_stride,
                                        int64_t n_in, int64_t n_tokens, ThreadPool& pool, std::vector<uint8_t>& buf);
 void matmul_converted_with(const CpuKernels& k, const WeightView& w, const ConvertedActs& a, float* y,
-                           int64_t y_stride, ThreadPool& pool, bool rows_only = false);
+                           int64_t y_stride, ThreadPool& pool, bool rows_only = false,
+                           BatchOrder order = BatchOrder::kLlamaCpp);
 void matmul_jobs_with(const CpuKernels& k, const MatmulJob* jobs, int n, ThreadPool& pool, bool rows_only = false);
 
 }  // namespace llama4

@@ -24,6 +24,11 @@ struct CpuKernels {
   const char* isa;
   VecDotFn vec_dot[kGgmlTypeCount];       // indexed by weight type
   MatmulTileFn mm_tile[kGgmlTypeCount];   // indexed by weight type; must match vec_dot exactly
+  // F32 / F16 / BF16 weights only: llamafile's tinyBLAS order (ONE 8-lane FMA chain per output over 8-element
+  // steps, then its hsum), which llama.cpp's mul_mat takes for >= 2 tokens when n % 8 == 0 and the matrix has
+  // a multiple of 4 rows (matmul.h, BatchOrder). Same signature as mm_tile; n % 8 == 0 always; every ISA's
+  // kernel equals the generic one bit for bit.
+  MatmulTileFn mm_tinyblas[kGgmlTypeCount];
   FromFloatFn quantize_act[kGgmlTypeCount];  // indexed by activation (vec_dot) type: llama.cpp's x86 rounding
   // Kernels over packed weight groups (ops/packed.h), indexed by weight type; the generic table holds the
   // scalar reference, which every ISA's kernel must equal bit for bit. nullptr = this type is not packed.

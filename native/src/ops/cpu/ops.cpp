@@ -123,8 +123,8 @@ __attribute__((always_inline)) inline float load_elem(const X* x, int64_t i) {
 }
 
 // ggml_vec_dot_f32 / ggml_vec_dot_f16 on AVX2 (GGML_F32_STEP 32 = 4 accumulators of 8 lanes): element i of a
-// 32-element step goes to lane i % 32; the tail is added after the reduction, with a float FMA (f32) or in
-// double (f16, whose accumulator is a ggml_float).
+// 32-element step goes to lane i % 32; the tail is added after the reduction, in float (f32: vec_dot_f32's
+// vectorised tail) or in double (f16, whose accumulator is a ggml_float).
 template <typename X>
 __attribute__((always_inline)) inline float dot_ggml(const X* x, const float* y, int64_t n) {
   float acc[32] = {};
@@ -137,8 +137,14 @@ __attribute__((always_inline)) inline float dot_ggml(const X* x, const float* y,
     for (int64_t i = np; i < n; i++) sum += (double)(load_elem(x, i) * y[i]);
     return (float)sum;
   } else {
+    // the tail as GCC vectorised it in llama.cpp (as vec_dot_f32): groups of 8, then one of 4, unfused; the
+    // last 0..3 fused (LLAMA4_FMA_CLONES callers: no contraction but the fmaf)
     float sum = vec;
-    for (int64_t i = np; i < n; i++) sum = fmaf(x[i], y[i], sum);
+    int64_t i = np;
+    for (const int64_t e8 = np + ((n - np) & ~(int64_t)7); i < e8; i++) sum = sum + x[i] * y[i];
+    if (i + 4 <= n)
+      for (const int64_t e4 = i + 4; i < e4; i++) sum = sum + x[i] * y[i];
+    for (; i < n; i++) sum = fmaf(x[i], y[i], sum);
     return sum;
   }
 }

@@ -88,8 +88,14 @@ inline float dot_ggml(const X* x, const float* y, int64_t n) {
     for (int64_t i = np; i < n; i++) sum += (double)unfused(load1(x + i) * y[i]);
     return (float)sum;
   } else {
+    // `sumf += x[i]*y[i]` as GCC vectorised it in llama.cpp (vec_dot_f32 of ops/cpu/*/kernels): groups of 8,
+    // then one of 4, products rounded and added in order; only the last 0..3 fused
     float sum = vec;
-    for (int64_t i = np; i < n; i++) sum = fma_ss(x[i], y[i], sum);
+    int64_t i = np;
+    for (const int64_t e8 = np + ((n - np) & ~(int64_t)7); i < e8; i++) sum = sum + unfused(x[i] * y[i]);
+    if (i + 4 <= n)
+      for (const int64_t e4 = i + 4; i < e4; i++) sum = sum + unfused(x[i] * y[i]);
+    for (; i < n; i++) sum = fma_ss(x[i], y[i], sum);
     return sum;
   }
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ops/blocks.h"
+#include "ops/cpu/avx2/float_tile_x86.h"
 #include "ops/cpu/avx2/matvec_avx2.h"
 #include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/cpu/avx2/tile_avx2.h"
@@ -530,6 +531,10 @@ void init_avx2_kernels(CpuKernels& k) {
   k.mm_tile[(int)T::Q5_1] = avx2::mm_tile_blocks<tl::Q5_1x2, avx2::vec_dot_q5_1_q8_1>;
   k.mm_tile[(int)T::Q8_0] = avx2::mm_tile_blocks<tl::Q8_0x2, avx2::vec_dot_q8_0_q8_0>;
   k.mm_tile[(int)T::IQ4_NL] = avx2::mm_tile_blocks<tl::IQ4_NLx2, avx2::vec_dot_iq4_nl_q8_0>;
+  // 4 rows x 3 tokens: 12 accumulators + 3 token vectors + 1 row vector = the 16 ymm registers
+  k.mm_tinyblas[(int)T::F32] = simd::ftile::mm_tinyblas<float, 3>;
+  k.mm_tinyblas[(int)T::F16] = simd::ftile::mm_tinyblas<uint16_t, 3>;
+  k.mm_tinyblas[(int)T::BF16] = simd::ftile::mm_tinyblas<uint16_t, 3, true>;
   // (Float tiles measured no faster than vec_dot per output for F16 prompts on EPYC: none.)
   k.mm_packed[(int)T::Q8_0] = avx2::mm_packed_q8_0;
   k.mm_packed[(int)T::Q6_K] = avx2::mm_packed_q6_k;

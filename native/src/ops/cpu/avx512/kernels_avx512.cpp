@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "ops/blocks.h"
+#include "ops/cpu/avx2/float_tile_x86.h"
 #include "ops/cpu/avx2/matvec_avx2.h"
 #include "ops/cpu/avx2/simd_avx2.h"
 #include "ops/cpu/avx2/tile_avx2.h"
@@ -314,6 +315,10 @@ void init_avx512_kernels(CpuKernels& k) {
   k.mm_tile[(int)T::Q5_1] = avx512::mm_tile_blocks<avx512::Q5_1v, avx512::vec_dot_q5_1_q8_1>;
   k.mm_tile[(int)T::Q8_0] = avx512::mm_tile_blocks<avx512::Q8_0v, avx512::vec_dot_q8_0_q8_0>;
   k.mm_tile[(int)T::IQ4_NL] = avx512::mm_tile_blocks<avx512::IQ4_NLv, avx512::vec_dot_iq4_nl_q8_0>;
+  // the same 8-lane chains with AVX-512VL's 32 ymm registers: 4 rows x 6 tokens (24 accumulators)
+  k.mm_tinyblas[(int)T::F32] = simd::ftile::mm_tinyblas<float, 6>;
+  k.mm_tinyblas[(int)T::F16] = simd::ftile::mm_tinyblas<uint16_t, 6>;
+  k.mm_tinyblas[(int)T::BF16] = simd::ftile::mm_tinyblas<uint16_t, 6, true>;
   k.mm_packed[(int)T::Q8_0] = avx512::mm_packed_q8_0;
   k.mm_packed[(int)T::Q6_K] = avx512::mm_packed_q6_k;
   k.mm_packed[(int)T::Q4_0] = avx512::mm_packed_q4_0;

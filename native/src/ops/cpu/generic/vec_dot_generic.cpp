@@ -17,6 +17,7 @@
 // LLAMA4_FMA_CLONES turns the compiler's own contraction off, so the only fused operations are the fmaf's.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "ops/blocks.h"
 #include "ops/cpu/kernels.h"
@@ -393,6 +394,33 @@ LLAMA4_FMA_CLONES void vec_dot_bf16(int64_t n, float* s, const void* vx, const v
   *s = (float)sumf;
 }
 
+struct Bf16Elem {  // a BF16 element (mm_tinyblas tells it from F16 by type)
+  uint16_t bits;
+};
+// llamafile's tinyBLAS (its AVX2 build: tinyBLAS<8, __m256>): one 8-lane chain per output from element 0,
+// c[l] = fma(w, y, c[l]) over 8-element steps, then its hsum (= hsum_float_8's order). n % 8 == 0.
+template <typename E>
+LLAMA4_FMA_CLONES void mm_tinyblas(int64_t n, int64_t nr, int64_t nt, const void* x, size_t bx, const void* y,
+                                   size_t by, float* s, int64_t ss) {
+  auto at = [](const uint8_t* row, int64_t i) {
+    const E* p = (const E*)row;
+    if constexpr (std::is_same_v<E, float>)
+      return p[i];
+    else if constexpr (std::is_same_v<E, uint16_t>)
+      return f16(p[i]);
+    else
+      return bf16_to_fp32(p[i].bits);
+  };
+  for (int64_t t = 0; t < nt; t++)
+    for (int64_t r = 0; r < nr; r++) {
+      const uint8_t* xr = (const uint8_t*)x + (size_t)r * bx;
+      const uint8_t* yt = (const uint8_t*)y + (size_t)t * by;
+      float c[8] = {};
+      for (int64_t i = 0; i < n; i += 8)
+        for (int l = 0; l < 8; l++) c[l] = fmaf(at(xr, i + l), at(yt, i + l), c[l]);
+      s[t * ss + r] = hsum8(c);
+    }
+}
 }  // namespace
 
 void init_generic_kernels(CpuKernels& k) {
@@ -400,12 +428,16 @@ void init_generic_kernels(CpuKernels& k) {
   for (uint32_t i = 0; i < kGgmlTypeCount; i++) {
     k.vec_dot[i] = nullptr;
     k.mm_tile[i] = nullptr;
+    k.mm_tinyblas[i] = nullptr;
     k.quantize_act[i] = nullptr;
     k.mm_packed[i] = nullptr;
   }
   k.vec_dot[(int)T::F32] = vec_dot_f32;
   k.vec_dot[(int)T::F16] = vec_dot_f16;
   k.vec_dot[(int)T::BF16] = vec_dot_bf16;
+  k.mm_tinyblas[(int)T::F32] = mm_tinyblas<float>;
+  k.mm_tinyblas[(int)T::F16] = mm_tinyblas<uint16_t>;
+  k.mm_tinyblas[(int)T::BF16] = mm_tinyblas<Bf16Elem>;
   k.vec_dot[(int)T::Q4_0] = vec_dot_q4_0;
   k.vec_dot[(int)T::Q4_1] = vec_dot_q4_1;
   k.vec_dot[(int)T::Q5_0] = vec_dot_q5_0;
