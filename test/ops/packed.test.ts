@@ -2,7 +2,8 @@
 //  - every ISA level's packed kernel is BIT-IDENTICAL to the scalar packed reference;
 //  - an output never depends on how many tokens or threads a call has (one token at a time = a batch);
 //  - packed results agree with the plain reference schedule (one vec_dot per output, llama.cpp's order)
-//    within float rounding: |packed - plain| <= 2e-5 * sum_i |w_i * x_i| (the terms' magnitude);
+//    within float rounding: |packed - plain| <= 2e-5 * sum_i |w_i * x_i| (the terms' magnitude), and
+//    equal it bit for bit for Q4_1 and Q8_0 (their packed kernels keep vec_dot's order);
 // on shapes that are not multiples of any block, group or tile size (rows % 8 != 0: the tail rows are
 // computed from the plain rows).
 import { describe, it, expect } from 'vitest';
@@ -104,8 +105,12 @@ describe.each(TYPES)('packed $name', (t) => {
         expect(Math.abs(packed[i] - plain[i]), `${t.name} n=${n} rows=${rows} i=${i}`).toBeLessThanOrEqual(2e-5 * mag[i] + 1e-30);
         if (packed[i] !== plain[i]) differs++;
       }
-      // Q4_1 keeps llama.cpp's plain order on purpose (ops/packed.h): equal everywhere
-      if (t.name === 'Q4_1') expect(packed, `${t.name} n=${n} rows=${rows}: plain order`).toEqual(plain);
+      // Q4_1 and Q8_0 keep llama.cpp's plain order on purpose (ops/packed.h): equal everywhere, on every level
+      if (t.name === 'Q4_1' || t.name === 'Q8_0') {
+        expect(packed, `${t.name} n=${n} rows=${rows}: plain order`).toEqual(plain);
+        for (const isa of isas)
+          expect(a.matmulKernel(t.id, w, x, tokens, isa, 2, false, true), `${t.name} ${isa}: plain order`).toEqual(plain);
+      }
       // the tail rows (rows % 8) come from the plain kernel: bit-identical there
       for (let tk = 0; tk < tokens; tk++)
         for (let o = rows - (rows % 8); o < rows; o++) expect(packed[tk * rows + o]).toBe(plain[tk * rows + o]);

@@ -12,10 +12,10 @@
 // token, prompt = many: the same bits), which the batched verify pass of exact self-speculative decoding
 // and mixed-path depth batches rely on. The order differs from the plain vec_dot kernels (llama.cpp's
 // haswell order), so packed and plain results agree within float rounding, not bit for bit.
-// Exception: Q4_1 keeps the plain kernels' (llama.cpp's) order — 8 lane chains per block plus the min
-// chain — so its packed results EQUAL the plain ones: there d·Σq·y and m·Σy nearly cancel, and on
-// SmolLM2-135M Q4_1 (large activation outliers) any other rounding order moved logits by up to ~1 against
-// llama.cpp's, which has no repacked Q4_1 (see packed_q4_1.cpp).
+// Exceptions: Q4_1 and Q8_0 keep the plain kernels' (llama.cpp's) order — 8 lane chains per block (plus
+// Q4_1's min chain) — so their packed results EQUAL the plain ones and llama.cpp's, whose AVX2 build repacks
+// neither: on SmolLM2-135M Q4_1 (large activation outliers, a tied Q8_0 output) any other rounding order moved
+// logits by up to ~1 against llama.cpp's (see packed_q4_1.cpp, packed_q8_0.cpp).
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -89,7 +89,7 @@ struct InterleavedLayout {
 void pack_group_interleaved(const InterleavedLayout& l, int64_t nb, const uint8_t* src, size_t row_bytes,
                             uint8_t* dst);
 
-// The scalar reference of the layouts with one f16 scale per block against Q8_0 activations (Q4_0, Q8_0):
+// The scalar reference of the layouts with one f16 scale per block against Q8_0 activations (Q4_0):
 // per (row r, token t) one fp32 chain over the blocks, acc = fma(f32(dx[r][b]) * f32(dy[t][b]), (float)sumi,
 // acc), where sumi(xb, r, yqs) is the type's exact integer dot of row r's block (xb: the packed block, its 8
 // f16 scales first) with the activation block's quants.

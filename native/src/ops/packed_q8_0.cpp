@@ -13,11 +13,20 @@
 // The weight bytes stay signed (as in the file) so that neither ISA pays for the other's trick on every
 // token: the xor / abs is per weight chunk, reused by all the tokens of a micro-tile.
 //
-// Numerics (the contract of ops/packed.h): per output (row r, token t), over blocks b in order,
-//     sumi = Σ_k x[r][b][k] * y[t][b][k]   (exact int)
-//     acc  = fma(f32(dx[r][b]) * f32(dy[t][b]) [rounded once], (float)sumi, acc)
-// and the output is acc. The SIMD kernels (ops/cpu/avx2, ops/cpu/avx512) equal this bit for bit.
+// Numerics: NOT the one-chain-per-output order of ops/packed.h, but the plain kernels' order, which is
+// llama.cpp's (ggml-cpu's AVX2 build has no repacked Q8_0; its batches go through tinyBLAS_Q0, whose order is
+// vec_dot's too): per output (row r, token t), over blocks b in order,
+//     d      = f32(dx[r][b]) * f32(dy[t][b])                          (rounded once)
+//     l[c]   = Σ_{k<4} x[r][b][4c + k] * y[t][b][4c + k]   c = 0..7  (exact int: chunk c's quad)
+//     acc[c] = fma(d, (float)l[c], acc[c])                           (8 chains)
+// and the output is ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])), exactly
+// vec_dot_q8_0_q8_0's 8 lanes and hsum. So a packed output equals the plain kernels' (and llama.cpp's) bit
+// for bit: SmolLM2's tied Q8_0 output and Q8_0 models match llama.cpp exactly. The contract's other
+// properties hold: every ISA's kernel (ops/cpu/avx2, ops/cpu/avx512) equals this reference bit for bit, and
+// an output never depends on how many rows, tokens or threads a call has.
+#include <cmath>
 #include <cstddef>
+#include <cstring>
 
 #include "ops/blocks.h"
 #include "ops/cpu/ops.h"
@@ -39,15 +48,32 @@ void pack_group_q8_0(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t
   pack_group_interleaved(kLayout, n_in / QK8_0, src, row_bytes, dst);
 }
 
-// The reference: one fp32 chain per (row, token), exactly the contract above.
+// The reference: vec_dot_q8_0's order (above) per (row, token), on the packed bytes.
 LLAMA4_FMA_CLONES void mm_packed_q8_0_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx,
                                           const void* y, size_t by, float* s, int64_t ss) {
-  mm_packed_ref_d(n_in / QK8_0, kBlockBytes, ng, nt, x, gx, y, by, s, ss, [](const uint8_t* xb, int r, const int8_t* yq) {
-    int32_t sumi = 0;
-    for (int c = 0; c < 8; c++)
-      for (int k = 0; k < 4; k++) sumi += (int32_t)(int8_t)xb[kQsOffset + 32 * c + 4 * r + k] * yq[4 * c + k];
-    return sumi;
-  });
+  const int64_t nb = n_in / QK8_0;
+  for (int64_t g = 0; g < ng; g++) {
+    const uint8_t* xg = (const uint8_t*)x + (size_t)g * gx;
+    for (int64_t t = 0; t < nt; t++) {
+      const block_q8_0* yt = (const block_q8_0*)((const uint8_t*)y + (size_t)t * by);
+      for (int r = 0; r < kPackRows; r++) {
+        float acc[8] = {};
+        for (int64_t b = 0; b < nb; b++) {
+          const uint8_t* xb = xg + (size_t)b * kBlockBytes;
+          uint16_t h;
+          std::memcpy(&h, xb + 2 * r, 2);
+          const float d = fp16_to_fp32(h) * fp16_to_fp32(yt[b].d);
+          for (int c = 0; c < 8; c++) {
+            int32_t l = 0;
+            for (int k = 0; k < 4; k++) l += (int32_t)(int8_t)xb[kQsOffset + 32 * c + 4 * r + k] * yt[b].qs[4 * c + k];
+            acc[c] = std::fma(d, (float)l, acc[c]);
+          }
+        }
+        const float t0 = acc[0] + acc[4], t1 = acc[1] + acc[5], t2 = acc[2] + acc[6], t3 = acc[3] + acc[7];
+        s[t * ss + g * kPackRows + r] = (t0 + t2) + (t1 + t3);
+      }
+    }
+  }
 }
 
 }  // namespace llama4
