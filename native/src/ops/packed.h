@@ -89,6 +89,12 @@ struct InterleavedLayout {
 void pack_group_interleaved(const InterleavedLayout& l, int64_t nb, const uint8_t* src, size_t row_bytes,
                             uint8_t* dst);
 
+// The end of llama.cpp's 8 lane chains per output (the Q4_1 / Q8_0 references): hsum_float_8's order.
+inline float hsum_chains8(const float* acc) {
+  const float t0 = acc[0] + acc[4], t1 = acc[1] + acc[5], t2 = acc[2] + acc[6], t3 = acc[3] + acc[7];
+  return (t0 + t2) + (t1 + t3);
+}
+
 // The scalar reference of the layouts with one f16 scale per block against Q8_0 activations (Q4_0):
 // per (row r, token t) one fp32 chain over the blocks, acc = fma(f32(dx[r][b]) * f32(dy[t][b]), (float)sumi,
 // acc), where sumi(xb, r, yqs) is the type's exact integer dot of row r's block (xb: the packed block, its 8

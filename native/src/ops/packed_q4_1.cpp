@@ -87,8 +87,7 @@ LLAMA4_FMA_CLONES void mm_packed_q4_1_ref(int64_t n_in, int64_t ng, int64_t nt, 
             acc[4 + c] = std::fma(d, (float)hi, acc[4 + c]);
           }
         }
-        const float t0 = acc[0] + acc[4], t1 = acc[1] + acc[5], t2 = acc[2] + acc[6], t3 = acc[3] + acc[7];
-        s[t * ss + g * kPackRows + r] = ((t0 + t2) + (t1 + t3)) + summs;
+        s[t * ss + g * kPackRows + r] = hsum_chains8(acc) + summs;
       }
     }
   }

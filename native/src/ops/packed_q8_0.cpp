@@ -69,8 +69,7 @@ LLAMA4_FMA_CLONES void mm_packed_q8_0_ref(int64_t n_in, int64_t ng, int64_t nt, 
             acc[c] = std::fma(d, (float)l, acc[c]);
           }
         }
-        const float t0 = acc[0] + acc[4], t1 = acc[1] + acc[5], t2 = acc[2] + acc[6], t3 = acc[3] + acc[7];
-        s[t * ss + g * kPackRows + r] = (t0 + t2) + (t1 + t3);
+        s[t * ss + g * kPackRows + r] = hsum_chains8(acc);
       }
     }
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ops/cpu/avx2/attn_avx2.h"
+#include "ops/cpu/kernels.h"
 #include "ops/types.h"
 #include "runtime/cpu_features.h"
 
@@ -122,31 +123,17 @@ __attribute__((always_inline)) inline float load_elem(const X* x, int64_t i) {
     return x[i];
 }
 
-// ggml_vec_dot_f32 / ggml_vec_dot_f16 on AVX2 (GGML_F32_STEP 32 = 4 accumulators of 8 lanes): element i of a
-// 32-element step goes to lane i % 32; the tail is added after the reduction, in float (f32: vec_dot_f32's
-// vectorised tail) or in double (f16, whose accumulator is a ggml_float).
-template <typename X>
-__attribute__((always_inline)) inline float dot_ggml(const X* x, const float* y, int64_t n) {
+// ggml_vec_dot_f16 on AVX2 for an f16 x and an f32 y holding f16 values (GGML_F32_STEP 32 = 4 accumulators of
+// 8 lanes): element i of a 32-element step goes to lane i % 32; the tail is added after the reduction in
+// double (the accumulator is a ggml_float). The f32 dot is the generic kernels' vec_dot_f32.
+__attribute__((always_inline)) inline float dot_ggml(const uint16_t* x, const float* y, int64_t n) {
   float acc[32] = {};
   const int64_t np = n & ~(int64_t)31;
   for (int64_t i = 0; i < np; i += 32)
     for (int l = 0; l < 32; l++) acc[l] = fmaf(load_elem(x, i + l), y[i + l], acc[l]);
-  const float vec = reduce4x8(acc);
-  if constexpr (sizeof(X) == 2) {
-    double sum = vec;
-    for (int64_t i = np; i < n; i++) sum += (double)(load_elem(x, i) * y[i]);
-    return (float)sum;
-  } else {
-    // the tail as GCC vectorised it in llama.cpp (as vec_dot_f32): groups of 8, then one of 4, unfused; the
-    // last 0..3 fused (LLAMA4_FMA_CLONES callers: no contraction but the fmaf)
-    float sum = vec;
-    int64_t i = np;
-    for (const int64_t e8 = np + ((n - np) & ~(int64_t)7); i < e8; i++) sum = sum + x[i] * y[i];
-    if (i + 4 <= n)
-      for (const int64_t e4 = i + 4; i < e4; i++) sum = sum + x[i] * y[i];
-    for (; i < n; i++) sum = fmaf(x[i], y[i], sum);
-    return sum;
-  }
+  double sum = reduce4x8(acc);
+  for (int64_t i = np; i < n; i++) sum += (double)(load_elem(x, i) * y[i]);
+  return (float)sum;
 }
 
 template <typename X>
@@ -203,8 +190,11 @@ double soft_max_exp_ref(const float* x, float* y, int64_t n, float max) {
   return sum;
 }
 
-LLAMA4_FMA_CLONES
-float dot_f32_ref(const float* x, const float* y, int64_t n) { return dot_ggml(x, y, n); }
+float dot_f32_ref(const float* x, const float* y, int64_t n) {
+  float s;
+  cpu_kernels(IsaLevel::Scalar).vec_dot[(int)GgmlType::F32](n, &s, x, y);  // ggml_vec_dot_f32, one implementation
+  return s;
+}
 
 LLAMA4_FMA_CLONES
 float dot_f16_ref(const uint16_t* x, const float* y, int64_t n, bool tinyblas) {

@@ -9,6 +9,9 @@
 #include <cmath>
 
 namespace llama4 {
+namespace avx2 {
+void vec_dot_f32(int64_t n, float* s, const void* vx, const void* vy);  // ops/cpu/avx2/kernels_avx2.cpp
+}  // namespace avx2
 namespace attn_avx2 {
 
 namespace {
@@ -68,9 +71,9 @@ inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(
 inline float load1(const float* p) { return *p; }
 inline float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
 
-// ggml_vec_dot_f32 / _f16: 4 accumulators of 8 lanes over 32-element steps, reduce4x8, then the tail.
-template <typename X>
-inline float dot_ggml(const X* x, const float* y, int64_t n) {
+// ggml_vec_dot_f16 for an f16 x and an f32 y holding f16 values: 4 accumulators of 8 lanes over 32-element
+// steps, reduce4x8, then the tail in double. (The f32 dot is the matmul kernels' vec_dot_f32.)
+inline float dot_ggml(const uint16_t* x, const float* y, int64_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   const int64_t np = n & ~(int64_t)31;
   for (int64_t i = 0; i < np; i += 32) {
@@ -82,22 +85,9 @@ inline float dot_ggml(const X* x, const float* y, int64_t n) {
   a0 = _mm256_add_ps(a0, a2);
   a1 = _mm256_add_ps(a1, a3);
   a0 = _mm256_add_ps(a0, a1);
-  const float vec = hsum_hadd(a0);
-  if constexpr (sizeof(X) == 2) {
-    double sum = vec;
-    for (int64_t i = np; i < n; i++) sum += (double)unfused(load1(x + i) * y[i]);
-    return (float)sum;
-  } else {
-    // `sumf += x[i]*y[i]` as GCC vectorised it in llama.cpp (vec_dot_f32 of ops/cpu/*/kernels): groups of 8,
-    // then one of 4, products rounded and added in order; only the last 0..3 fused
-    float sum = vec;
-    int64_t i = np;
-    for (const int64_t e8 = np + ((n - np) & ~(int64_t)7); i < e8; i++) sum = sum + unfused(x[i] * y[i]);
-    if (i + 4 <= n)
-      for (const int64_t e4 = i + 4; i < e4; i++) sum = sum + unfused(x[i] * y[i]);
-    for (; i < n; i++) sum = fma_ss(x[i], y[i], sum);
-    return sum;
-  }
+  double sum = hsum_hadd(a0);
+  for (int64_t i = np; i < n; i++) sum += (double)unfused(load1(x + i) * y[i]);
+  return (float)sum;
 }
 
 template <typename X>
@@ -187,7 +177,11 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
-float dot_f32(const float* x, const float* y, int64_t n) { return dot_ggml(x, y, n); }
+float dot_f32(const float* x, const float* y, int64_t n) {
+  float s;
+  avx2::vec_dot_f32(n, &s, x, y);  // ggml_vec_dot_f32, the one implementation of this level
+  return s;
+}
 
 float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) {
   if (!tinyblas || n % 8 != 0) return dot_ggml(x, y, n);

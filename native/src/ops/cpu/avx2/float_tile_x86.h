@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/cpu/avx2/simd_avx2.h"
+
 namespace llama4 {
 namespace simd {
 namespace ftile {
@@ -19,13 +21,6 @@ static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 static inline __m256 load8(const uint16_t* p, bool bf16) {
   const __m128i h = _mm_loadu_si128((const __m128i*)p);
   return bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
-}
-
-static inline float hsum(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
 }
 
 // RM rows x RN tokens: x rows bx bytes apart (W elements), y = RN token rows of n floats, yn floats apart.
@@ -47,7 +42,7 @@ static inline void micro(int64_t n, const uint8_t* x, size_t bx, const float* y,
     }
   }
   for (int j = 0; j < RN; j++)
-    for (int i = 0; i < RM; i++) s[j * ss + i] = hsum(c[i][j]);
+    for (int i = 0; i < RM; i++) s[j * ss + i] = simd::hsum_f32x8(c[i][j]);  // = tinyBLAS's hsum
 }
 
 template <typename W, int RM, int RN>

@@ -29,6 +29,7 @@
 
 #define LLAMA4_PQ41_INLINE inline __attribute__((always_inline))
 #define LLAMA4_PQ41_UNROLL _Pragma("GCC unroll 16")
+#define LLAMA4_PQ41_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace llama4 {
 namespace pq41 {
@@ -76,6 +77,16 @@ LLAMA4_PQ41_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uin
       LLAMA4_PQ41_UNROLL
       for (int j = 0; j < 8; j++) acc[g][t][j] = _mm256_setzero_ps();
     }
+  // block b's min chains: accm = fma(f32(mx), f32(sy), accm)
+  auto min_step = [&](int64_t b) LLAMA4_PQ41_INLINE_LAMBDA {
+    const uint8_t* xb = x + (size_t)b * kBlk;
+    LLAMA4_PQ41_UNROLL
+    for (int g = 0; g < G; g++) {
+      const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(xb + (size_t)g * gx + kM)));
+      LLAMA4_PQ41_UNROLL
+      for (int t = 0; t < T; t++) accm[g][t] = _mm256_fmadd_ps(mx, _mm256_broadcast_ss(sy + t * as + b), accm[g][t]);
+    }
+  };
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* xb = x + (size_t)b * kBlk;
     const uint8_t* yb = y + (size_t)b * sizeof(block_q8_1) + offsetof(block_q8_1, qs);
@@ -86,14 +97,7 @@ LLAMA4_PQ41_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uin
       LLAMA4_PQ41_UNROLL
       for (int t = 0; t < T; t++) d[g][t] = _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t * as + b));
     }
-    if constexpr (!MinPass) {
-      LLAMA4_PQ41_UNROLL
-      for (int g = 0; g < G; g++) {
-        const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(xb + (size_t)g * gx + kM)));
-        LLAMA4_PQ41_UNROLL
-        for (int t = 0; t < T; t++) accm[g][t] = _mm256_fmadd_ps(mx, _mm256_broadcast_ss(sy + t * as + b), accm[g][t]);
-      }
-    }
+    if constexpr (!MinPass) min_step(b);
     LLAMA4_PQ41_UNROLL
     for (int c = 0; c < 4; c++) {
       __m256i lo[G], hi[G];
@@ -115,25 +119,13 @@ LLAMA4_PQ41_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uin
     }
   }
   if constexpr (MinPass) {  // the same min chains, over the tile's blocks again (in L1 / L2 now)
-    for (int64_t b = 0; b < nb; b++) {
-      const uint8_t* xb = x + (size_t)b * kBlk;
-      LLAMA4_PQ41_UNROLL
-      for (int g = 0; g < G; g++) {
-        const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(xb + (size_t)g * gx + kM)));
-        LLAMA4_PQ41_UNROLL
-        for (int t = 0; t < T; t++) accm[g][t] = _mm256_fmadd_ps(mx, _mm256_broadcast_ss(sy + t * as + b), accm[g][t]);
-      }
-    }
+    for (int64_t b = 0; b < nb; b++) min_step(b);
   }
   LLAMA4_PQ41_UNROLL
   for (int g = 0; g < G; g++)
     LLAMA4_PQ41_UNROLL
     for (int t = 0; t < T; t++) {
-      const __m256* a = acc[g][t];  // hsum_f32x8's order, lane-wise
-      const __m256 t0 = _mm256_add_ps(a[0], a[4]), t1 = _mm256_add_ps(a[1], a[5]);
-      const __m256 t2 = _mm256_add_ps(a[2], a[6]), t3 = _mm256_add_ps(a[3], a[7]);
-      const __m256 sum = _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
-      _mm256_storeu_ps(s + t * ss + kPackRows * g, _mm256_add_ps(sum, accm[g][t]));
+      _mm256_storeu_ps(s + t * ss + kPackRows * g, _mm256_add_ps(simd::hsum_chains8(acc[g][t]), accm[g][t]));
     }
 }
 

@@ -103,12 +103,7 @@ LLAMA4_P8_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uint8
   LLAMA4_P8_UNROLL
   for (int g = 0; g < G; g++)
     LLAMA4_P8_UNROLL
-    for (int t = 0; t < T; t++) {
-      const __m256* a = acc[g][t];  // hsum_float_8's order, lane-wise
-      const __m256 t0 = _mm256_add_ps(a[0], a[4]), t1 = _mm256_add_ps(a[1], a[5]);
-      const __m256 t2 = _mm256_add_ps(a[2], a[6]), t3 = _mm256_add_ps(a[3], a[7]);
-      _mm256_storeu_ps(s + t * ss + kPackRows * g, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
-    }
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(s + t * ss + kPackRows * g, simd::hsum_chains8(acc[g][t]));
 }
 
 // The last tr < T tokens of a group tile.

@@ -74,6 +74,14 @@ static inline float hsum_f32x8(__m256 x) {
   return hsum_f32x4(_mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1)));
 }
 
+// hsum_f32x8 lane-wise over 8 chain vectors: lane r of the result = hsum_f32x8 of (a[0][r], ..., a[7][r]),
+// for kernels that keep llama.cpp's 8 lane chains per output in 8 vectors (lane = output row).
+static inline __m256 hsum_chains8(const __m256* a) {
+  const __m256 t0 = _mm256_add_ps(a[0], a[4]), t1 = _mm256_add_ps(a[1], a[5]);
+  const __m256 t2 = _mm256_add_ps(a[2], a[6]), t3 = _mm256_add_ps(a[3], a[7]);
+  return _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
+}
+
 static inline int32_t hsum_i32x8(__m256i x) {
   __m128i r = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
   r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
