@@ -26,11 +26,13 @@ const TOP = 64;
 const N_GEN = 32;
 
 // model (relative to shared/models) and prompt: a real chat model over a few hundred tokens of code, the
-// Llama 4 graph (chunked attention, NoPE + temperature layers, MoE) and a plain F32 llama
+// Llama 4 graph (chunked attention, NoPE + temperature layers, MoE), a plain F32 llama and a Q6_K llama (the
+// packed Q6_K kernels)
 const CASES = [
   { model: 'real/SmolLM2-135M-Instruct.Q4_1.gguf', prompt: readFileSync(join(SHARED, 'models', 'text', 'python-reference.txt'), 'utf8').slice(0, 1200) },
   { model: 'synthetic/tiny-llama4.synthetic.gguf', prompt: 'Once upon a time, there was a little robot who wanted to see the sea.' },
   { model: 'stories260K.gguf', prompt: 'Once upon a time, there was a little girl named Lily.' },
+  { model: 'synthetic/tiny-llama-256-q6_k.synthetic.gguf', prompt: 'Once upon a time, there was a little girl named Lily.' },
 ];
 
 const bins = join(ORACLE, 'node_modules', '@node-llama-cpp', 'linux-x64', 'bins', 'linux-x64');

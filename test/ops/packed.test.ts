@@ -3,7 +3,7 @@
 //  - an output never depends on how many tokens or threads a call has (one token at a time = a batch);
 //  - packed results agree with the plain reference schedule (one vec_dot per output, llama.cpp's order)
 //    within float rounding: |packed - plain| <= 2e-5 * sum_i |w_i * x_i| (the terms' magnitude), and
-//    equal it bit for bit for Q4_1 and Q8_0 (their packed kernels keep vec_dot's order);
+//    equal it bit for bit for Q4_1, Q8_0 and Q6_K (their packed kernels keep vec_dot's order);
 // on shapes that are not multiples of any block, group or tile size (rows % 8 != 0: the tail rows are
 // computed from the plain rows).
 import { describe, it, expect } from 'vitest';
@@ -15,6 +15,8 @@ const isas = a.kernelIsas();
 const packedTypes = a.packedKernels('scalar');
 
 interface WType { name: string; id: number; block: number; size: number; f16: number[]; signedD: boolean }
+// the types whose packed kernels sum in vec_dot's (llama.cpp's) order
+const PLAIN_ORDER = new Set(['Q4_1', 'Q8_0', 'Q6_K']);
 const ALL: WType[] = [
   { name: 'Q4_0', id: 2, block: 32, size: 18, f16: [0], signedD: true },
   { name: 'Q4_1', id: 3, block: 32, size: 20, f16: [0, 2], signedD: true },
@@ -105,8 +107,8 @@ describe.each(TYPES)('packed $name', (t) => {
         expect(Math.abs(packed[i] - plain[i]), `${t.name} n=${n} rows=${rows} i=${i}`).toBeLessThanOrEqual(2e-5 * mag[i] + 1e-30);
         if (packed[i] !== plain[i]) differs++;
       }
-      // Q4_1 and Q8_0 keep llama.cpp's plain order on purpose (ops/packed.h): equal everywhere, on every level
-      if (t.name === 'Q4_1' || t.name === 'Q8_0') {
+      // Q4_1, Q8_0 and Q6_K keep llama.cpp's plain order on purpose (ops/packed.h): equal everywhere, on every level
+      if (PLAIN_ORDER.has(t.name)) {
         expect(packed, `${t.name} n=${n} rows=${rows}: plain order`).toEqual(plain);
         for (const isa of isas)
           expect(a.matmulKernel(t.id, w, x, tokens, isa, 2, false, true), `${t.name} ${isa}: plain order`).toEqual(plain);

@@ -12,10 +12,11 @@
 // token, prompt = many: the same bits), which the batched verify pass of exact self-speculative decoding
 // and mixed-path depth batches rely on. The order differs from the plain vec_dot kernels (llama.cpp's
 // haswell order), so packed and plain results agree within float rounding, not bit for bit.
-// Exceptions: Q4_1 and Q8_0 keep the plain kernels' (llama.cpp's) order — 8 lane chains per block (plus
+// Exceptions: Q4_1, Q8_0 and Q6_K keep the plain kernels' (llama.cpp's) order — 8 lane chains per block (plus
 // Q4_1's min chain) — so their packed results EQUAL the plain ones and llama.cpp's, whose AVX2 build repacks
-// neither: on SmolLM2-135M Q4_1 (large activation outliers, a tied Q8_0 output) any other rounding order moved
-// logits by up to ~1 against llama.cpp's (see packed_q4_1.cpp, packed_q8_0.cpp).
+// none of them: on SmolLM2-135M Q4_1 (large activation outliers, a tied Q8_0 output) any other rounding order
+// moved logits by up to ~1 against llama.cpp's, and with an F16 KV cache a one-ulp difference in a Q6_K layer
+// grew to 8e-2 on a tiny Q6_K llama (see packed_q4_1.cpp, packed_q8_0.cpp, packed_q6_k.cpp).
 #pragma once
 #include <cmath>
 #include <cstddef>

@@ -15,10 +15,14 @@
 //                 scale per lane is one shuffle (both i16 halves, for madd) or shift (int32, for mullo) from there.
 //   [1664, 1680)  d: 8 x f16, row r at 2r.
 //
-// Numerics (ops/packed.h): per output, over blocks b in order,
-//   sumi = Σ_j sc_j * (Σ_{k in sub-block j} q_k * y_k - 32 * bsums[j])      (exact int32)
-//   acc  = fma(f32(d) * y.d [rounded once], (float)sumi, acc)
-// The value is q - 32; the -32 part is folded in through the activation's bsums (sums of 16 y's).
+// Numerics: llama.cpp's vec_dot_q6_K_q8_K (its AVX2 build does not repack Q6_K), so packed = plain = llama.cpp
+// bit for bit. Per output, 8 fp32 lane chains k = 4h + c over the blocks b in order:
+//   L_k  = Σ_{p<8} sc_{2p+h} * Σ_{i<4} q[16(2p+h) + 4c + i] * y[same]             (elements e with (e % 32) / 4 = k)
+//          - 32 * (sc_2k * bsums[2k] + sc_2k+1 * bsums[2k+1])                       (exact int32)
+//   acc_k = fma(f32(d) * y.d [rounded once], (float)L_k, acc_k)
+// and the output is hsum_chains8(acc) (hsum_float_8). The value is q - 32; the -32 part is folded in through
+// the activation's bsums (sums of 16 y's), paired as llama.cpp's madd of bsums with the scales. In the layout
+// above, chain k = 4h + c is vector c of the sub-blocks j = 2p + h.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -90,13 +94,13 @@ void pack_group_q6_k(int64_t n_in, const uint8_t* src, size_t row_bytes, uint8_t
   }
 }
 
-// Scalar reference: one fp32 chain per (row, token), blocks in order (LLAMA4_FMA_CLONES: the only fused
+// Scalar reference: 8 fp32 chains per (row, token), blocks in order (LLAMA4_FMA_CLONES: the only fused
 // operation is the explicit fmaf; the scale product is rounded on its own). Each block of a group is unpacked
-// once and then used by every token of the call (acc holds the nt x 8 chains).
+// once and then used by every token of the call (acc holds the nt x 8 x 8 chains).
 LLAMA4_FMA_CLONES void mm_packed_q6_k_ref(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx,
                                           const void* y, size_t by, float* s, int64_t ss) {
   const int64_t nb = n_in / QK_K;
-  std::vector<float> acc((size_t)nt * kPackRows);
+  std::vector<float> acc((size_t)nt * kPackRows * 8);
   uint8_t q[kPackRows][QK_K];
   int sc[kPackRows][16];
   float d[kPackRows];
@@ -115,19 +119,24 @@ LLAMA4_FMA_CLONES void mm_packed_q6_k_ref(int64_t n_in, int64_t ng, int64_t nt, 
       for (int64_t t = 0; t < nt; t++) {
         const block_q8_K& yy = ((const block_q8_K*)((const uint8_t*)y + (size_t)t * by))[b];
         for (int r = 0; r < kPackRows; r++) {
-          int32_t sumi = 0;
-          for (int j = 0; j < 16; j++) {
-            int32_t dot = 0;
-            for (int i = 0; i < 16; i++) dot += q[r][16 * j + i] * yy.qs[16 * j + i];
-            sumi += sc[r][j] * (dot - 32 * yy.bsums[j]);
+          float* a = &acc[((size_t)t * kPackRows + r) * 8];
+          for (int k = 0; k < 8; k++) {
+            const int h = k / 4, c = k % 4;
+            int32_t l = -32 * (sc[r][2 * k] * yy.bsums[2 * k] + sc[r][2 * k + 1] * yy.bsums[2 * k + 1]);
+            for (int p = 0; p < 8; p++) {
+              const int e0 = 16 * (2 * p + h) + 4 * c;
+              int32_t dot = 0;
+              for (int i = 0; i < 4; i++) dot += q[r][e0 + i] * yy.qs[e0 + i];
+              l += sc[r][2 * p + h] * dot;
+            }
+            a[k] = fmaf(d[r] * yy.d, (float)l, a[k]);
           }
-          float& a = acc[(size_t)t * kPackRows + r];
-          a = fmaf(d[r] * yy.d, (float)sumi, a);
         }
       }
     }
     for (int64_t t = 0; t < nt; t++)
-      for (int r = 0; r < kPackRows; r++) s[t * ss + kPackRows * g + r] = acc[(size_t)t * kPackRows + r];
+      for (int r = 0; r < kPackRows; r++)
+        s[t * ss + kPackRows * g + r] = hsum_chains8(&acc[((size_t)t * kPackRows + r) * 8]);
   }
 }
 
