@@ -5,10 +5,10 @@
 // flags.
 //
 // Plan (int32 / fp32 lane r = row r of the group): llama.cpp's 8 lane chains per output are 8 vectors per token;
-// chain k = 4h + c is accumulated alone over the 8 sub-blocks j = 2p + h, so it needs one int32 vector per token
-// at a time: K = madd(-32 (sc_2k, sc_2k+1), (bsums_2k, bsums_2k+1)), then per j K += sc_j * maddubs(q_jc, y) (the
-// maddubs pair sums are <= 2 * 63 * 128 in magnitude, the products exact in int32), then
-// acc_k = fma(f32(d) * y.d, f32(K), acc_k). The output is hsum_chains8 of the 8 chains: bit-identical to the
+// chain k = 4h + c sums vector c of the 8 sub-blocks j = 2p + h: K = madd(-32 (sc_2k, sc_2k+1), (bsums_2k,
+// bsums_2k+1)), then per j K += sc_j * maddubs(q_jc, y) (the maddubs pair sums are <= 2 * 63 * 128 in magnitude,
+// the products exact in int32), then acc_k = fma(f32(d) * y.d, f32(K), acc_k). Decode keeps a half's 4 chains side
+// by side; prompts take one chain at a time for all the tile's tokens. Every integer order gives the same K. The output is hsum_chains8 of the 8 chains: bit-identical to the
 // scalar reference, to the plain vec_dot_q6_k and to llama.cpp.
 #pragma once
 #include <immintrin.h>
