@@ -105,20 +105,23 @@ MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const Converted
   if (!rows_only && order == BatchOrder::kLlamaCpp && n_tokens >= 2 && k.mm_tinyblas[(int)w.type] &&
       w.n_in % 8 == 0 && n_out % 4 == 0)
     p.tile = k.mm_tinyblas[(int)w.type];  // what llamafile_sgemm accepts (F32 / F16 / BF16 have no packed layout)
+  // Units (packed groups or rows) per task: one task per token chunk on 1 thread; else ~per_thread tasks per
+  // thread (dynamic balancing on a shared machine), but >= min_units and >= min_bytes of weights x tokens each,
+  // rounded up to a multiple of align.
+  const auto task_units = [&](int64_t units, size_t unit_bytes, int per_thread, size_t min_bytes, int64_t min_units,
+                              int64_t align) {
+    if (threads <= 1) return units;
+    const int64_t want_tasks = std::max<int64_t>(1, threads * per_thread / p.n_tok_chunks);
+    const size_t bytes = std::max<size_t>(1, unit_bytes * (size_t)std::min<int64_t>(n_tokens, p.tok_chunk));
+    const int64_t c = std::max((units + want_tasks - 1) / want_tasks, std::max(min_units, (int64_t)(min_bytes / bytes)));
+    return (c + align - 1) / align * align;
+  };
   if (p.packed && n_out >= kPackRows) {
     p.kind = MatmulPlan::kPacked;
     const int64_t ng = n_out / kPackRows;
     p.tok_chunk = token_chunk(a);
     p.n_tok_chunks = (n_tokens + p.tok_chunk - 1) / p.tok_chunk;
-    p.chunk = ng;
-    if (threads > 1) {
-      // ~4 tasks per thread for balance on a shared machine, but >= 8 KiB of weights x tokens each.
-      const int64_t want_tasks = std::max<int64_t>(1, threads * 4 / p.n_tok_chunks);
-      p.chunk = (ng + want_tasks - 1) / want_tasks;
-      const int64_t min_groups = std::max<int64_t>(
-          1, (int64_t)((8u << 10) / std::max<size_t>(1, w.group_bytes * (size_t)std::min<int64_t>(n_tokens, p.tok_chunk))));
-      p.chunk = std::max(p.chunk, min_groups);
-    }
+    p.chunk = task_units(ng, w.group_bytes, 4, 8u << 10, 1, 1);  // ~4 tasks per thread, >= 8 KiB each
     p.n_chunks = (ng + p.chunk - 1) / p.chunk;
     p.n_tasks = p.n_chunks * p.n_tok_chunks + (ng * kPackRows < n_out ? 1 : 0);
     return p;
@@ -135,16 +138,7 @@ MatmulPlan plan_matmul(const CpuKernels& k, const WeightView& w, const Converted
   p.kind = MatmulPlan::kTiled;
   p.tok_chunk = token_chunk(a);
   p.n_tok_chunks = (n_tokens + p.tok_chunk - 1) / p.tok_chunk;
-  p.chunk = n_out;
-  if (threads > 1) {
-    // Aim at ~6 tasks per thread (dynamic balancing on a shared machine), but >= 16 rows and >= 16 KiB each.
-    const int64_t want_tasks = std::max<int64_t>(1, threads * 6 / p.n_tok_chunks);
-    p.chunk = (n_out + want_tasks - 1) / want_tasks;
-    const int64_t min_rows = std::max<int64_t>(
-        16, (int64_t)((16u << 10) / std::max<size_t>(1, w.row_bytes * (size_t)std::min<int64_t>(n_tokens, p.tok_chunk))));
-    p.chunk = std::max(p.chunk, min_rows);
-    p.chunk = (p.chunk + 15) & ~(int64_t)15;
-  }
+  p.chunk = task_units(n_out, w.row_bytes, 6, 16u << 10, 16, 16);  // ~6 tasks per thread, >= 16 rows and 16 KiB
   p.n_chunks = (n_out + p.chunk - 1) / p.chunk;
   p.n_tasks = p.n_chunks * p.n_tok_chunks;
   return p;

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "ops/blocks.h"
 #include "ops/types.h"
@@ -89,6 +90,18 @@ struct InterleavedLayout {
 };
 void pack_group_interleaved(const InterleavedLayout& l, int64_t nb, const uint8_t* src, size_t row_bytes,
                             uint8_t* dst);
+
+// The kernels' tiles take a compile-time token count T; with_tail<T>(n, f) calls f(std::integral_constant<int, n>)
+// for the 1 <= n < T tokens left after the whole tiles.
+template <int T, class F>
+inline void with_tail(int64_t n, F&& f) {
+  if constexpr (T > 1) {
+    if (n == T - 1)
+      f(std::integral_constant<int, T - 1>{});
+    else
+      with_tail<T - 1>(n, f);
+  }
+}
 
 // The end of llama.cpp's 8 lane chains per output (the Q4_1 / Q8_0 references): hsum_float_8's order.
 inline float hsum_chains8(const float* acc) {

@@ -105,18 +105,6 @@ inline void tile(int64_t nb, const uint8_t* xg, const uint8_t* y, size_t by, flo
   for (int t = 0; t < NT; t++) _mm256_storeu_ps(s + t * ss, _mm256_sub_ps(acc[t], accm[t]));
 }
 
-// A tile of the n < NT tokens left over after the whole tiles.
-template <class P, int NT>
-inline void tail_tile(int64_t n, int64_t nb, const uint8_t* xg, const uint8_t* y, size_t by, float* s, int64_t ss) {
-  if constexpr (NT > 1) {
-    if (n == NT - 1) {
-      tile<P, NT - 1>(nb, xg, y, by, s, ss);
-      return;
-    }
-    tail_tile<P, NT - 1>(n, nb, xg, y, by, s, ss);
-  }
-}
-
 // The PackedMatmulFn. Decode (nt = 1) streams the groups linearly (at the memory bandwidth; software prefetch
 // measured slower). Prompts: the groups in blocks of ~128 KiB of weights, which stay in L2 while every tile
 // of NT tokens passes over them (a tile's activations, NT x 292 bytes per block, stay in L1 across the block's
@@ -140,7 +128,9 @@ void mm_packed(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t gx, c
         tile<P, NT>(nb, xv + (size_t)g * gx, yv + (size_t)t * by, by, s + t * ss + g * kPackRows, ss);
     if (t < nt)
       for (int64_t g = g0; g < g1; g++)
-        tail_tile<P, NT>(nt - t, nb, xv + (size_t)g * gx, yv + (size_t)t * by, by, s + t * ss + g * kPackRows, ss);
+        with_tail<NT>(nt - t, [&](auto n) {
+          tile<P, decltype(n)::value>(nb, xv + (size_t)g * gx, yv + (size_t)t * by, by, s + t * ss + g * kPackRows, ss);
+        });
   }
 }
 

@@ -136,15 +136,6 @@ void tile(int64_t nb, const uint8_t* grp, const YEntry* ye, int64_t nt, float* s
   for (int t = 0; t < T; t++) _mm256_storeu_ps(s + t * ss, simd::hsum_chains8(acc[t]));
 }
 
-// A tile of the n < T tokens left over after the whole tiles.
-template <class P, int T>
-void tail_tile(int64_t n, int64_t nb, const uint8_t* grp, const YEntry* ye, int64_t nt, float* s, int64_t ss) {
-  if constexpr (T > 1) {
-    if (n == T - 1) return tile<P, T - 1>(nb, grp, ye, nt, s, ss);
-    tail_tile<P, T - 1>(n, nb, grp, ye, nt, s, ss);
-  }
-}
-
 // Groups [g0, g1) of a PackedMatmulFn call, T tokens per tile (yp: the relaid activations).
 template <class P, int T>
 void groups(int64_t nb, int64_t g0, int64_t g1, int64_t nt, const uint8_t* x, size_t gx, const YEntry* yp, float* s,
@@ -154,7 +145,7 @@ void groups(int64_t nb, int64_t g0, int64_t g1, int64_t nt, const uint8_t* x, si
     float* sg = s + kPackRows * g;
     int64_t t = 0;
     for (; t + T <= nt; t += T) tile<P, T>(nb, grp, yp + t, nt, sg + t * ss, ss);
-    if (t < nt) tail_tile<P, T>(nt - t, nb, grp, yp + t, nt, sg + t * ss, ss);
+    with_tail<T>(nt - t, [&](auto n) { tile<P, decltype(n)::value>(nb, grp, yp + t, nt, sg + t * ss, ss); });
   }
 }
 

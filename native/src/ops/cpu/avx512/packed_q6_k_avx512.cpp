@@ -102,15 +102,6 @@ void tile2(int64_t nb, const uint8_t* g0, const uint8_t* g1, const YEntry* ye, i
   }
 }
 
-template <int T>
-void tail_tile2(int64_t n, int64_t nb, const uint8_t* g0, const uint8_t* g1, const YEntry* ye, int64_t nt, float* s,
-                int64_t ss) {
-  if constexpr (T > 1) {
-    if (n == T - 1) return tile2<T - 1>(nb, g0, g1, ye, nt, s, ss);
-    tail_tile2<T - 1>(n, nb, g0, g1, ye, nt, s, ss);
-  }
-}
-
 }  // namespace
 
 // Decode: one group at a time in 256-bit vectors (one linear weight stream; two interleaved groups streamed at
@@ -130,7 +121,7 @@ void mm_packed_q6_k(int64_t n_in, int64_t ng, int64_t nt, const void* x, size_t 
       float* sg = s + kPackRows * g;
       int64_t t = 0;
       for (; t + T <= nt; t += T) tile2<T>(nb, g0, g0 + gx, yp + t, nt, sg + t * ss, ss);
-      if (t < nt) tail_tile2<T>(nt - t, nb, g0, g0 + gx, yp + t, nt, sg + t * ss, ss);
+      with_tail<T>(nt - t, [&](auto n) { tile2<decltype(n)::value>(nb, g0, g0 + gx, yp + t, nt, sg + t * ss, ss); });
     }
   q6k::groups<Dpwssd, T>(nb, g, ng, nt, (const uint8_t*)x, gx, yp, s, ss);
 }
