@@ -11,6 +11,7 @@ import type { DepthOptions } from '../engine/depth/policy.js';
 const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
   '-ctv': '--cache-type-v',
+  '-sys': '--system-prompt',
 };
 
 export function normalizeArgv(argv: string[]): string[] {
@@ -46,6 +47,25 @@ function logitBiasArg(v: string, prev: Array<[number, number]> = []): Array<[num
   if (!m) throw new InvalidArgumentError(`expected TOKEN_ID(+/-)BIAS, e.g. 15043+1 or 2-inf`);
   const bias = m[2].replace(/\s+/g, '').toLowerCase();
   return [...prev, [Number(m[1]), bias.endsWith('inf') ? (bias.startsWith('-') ? -Infinity : Infinity) : Number(bias)]];
+}
+
+/** The chat's own flags, shared by `chat` and by `run` without a prompt (which opens the chat). */
+export function addChatFlags(cmd: Command): Command {
+  return cmd
+    .option('--system-prompt <text>', 'system prompt (-sys)')
+    .option('--chat-template <name>', 'built-in chat template instead of the model\'s (chatml, llama2, llama3, llama4, mistral, gemma, phi3, ...)')
+    .option('--chat-template-file <path>', 'read the chat template (Jinja) from a file')
+    .option('--jinja', "render the model's own Jinja template (default, as llama-cli: a template of a known family renders as that built-in)")
+    .option('--no-history', 'do not read or write the input history file');
+}
+
+export interface ChatFlags {
+  systemPrompt?: string;
+  chatTemplate?: string;
+  chatTemplateFile?: string;
+  jinja?: boolean;
+  /** false with --no-history */
+  history: boolean;
 }
 
 export function addModelFlag(cmd: Command): Command {

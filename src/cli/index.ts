@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { normalizeArgv } from './flags.js';
 import { registerBench } from './bench.js';
 import { registerCalibrate } from './calibrate.js';
+import { registerChat } from './chat.js';
 import { registerInfo } from './info.js';
 import { registerPerplexity } from './perplexity.js';
 import { registerQuantize } from './quantize.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
   registerRun(program);
+  registerChat(program);
   registerInfo(program);
   registerTokenize(program);
   registerPerplexity(program);

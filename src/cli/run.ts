@@ -8,6 +8,7 @@ import { generateExact, newExactStats } from '../engine/depth/speculative.js';
 import { generate, type GenerationStats } from '../engine/generate.js';
 import { Model, type Context } from '../engine/model.js';
 import {
+  addChatFlags,
   addContextFlags,
   addDepthFlags,
   addModelFlag,
@@ -19,14 +20,16 @@ import {
   intArg,
   readPrompt,
   samplingOptions,
+  type ChatFlags,
   type ContextFlags,
   type RepackFlags,
   type DepthFlags,
   type SamplingFlags,
 } from './flags.js';
 import { withProcessIo, type CommandIo } from './io.js';
+import { runChat } from './chat.js';
 
-export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags, RepackFlags {
+export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags, RepackFlags, ChatFlags {
   model: string;
   prompt?: string;
   file?: string;
@@ -113,7 +116,13 @@ export function registerRun(program: Command): void {
   addSamplingFlags(cmd);
   addDepthFlags(cmd);
   cmd.option('--depth-exact', 'self-speculative decoding: gated drafts verified at full depth; output identical to dense greedy');
+  addChatFlags(cmd);
   cmd.action(async (flags: RunFlags) => {
+    // as ollama's run: no prompt on a terminal opens the chat
+    if (flags.prompt === undefined && flags.file === undefined && process.stdin.isTTY && process.stdout.isTTY) {
+      if (flags.depthExact) throw new Error('--depth-exact is for completions: give -p or -f');
+      return runChat(flags);
+    }
     await withProcessIo((io) => runCompletion(flags, io));
   });
 }

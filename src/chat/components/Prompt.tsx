@@ -1,0 +1,116 @@
+// The input line: a small line editor (cursor, Left/Right, Home/End, Backspace, Ctrl-U, Ctrl-W), Up/Down
+// through the input history, Tab completion of slash commands. A paste that holds line breaks is inserted
+// as it is and sent whole with Enter, never line by line. Lines already taken of a multi-line message
+// (\ continuation or a """ block) are shown above the input.
+import { Box, Text, useInput } from 'ink';
+import { useState } from 'react';
+
+export interface PromptProps {
+  active: boolean;
+  /** lines already taken of a message being continued */
+  pending: readonly string[];
+  onSubmit(value: string): void;
+  /** Ctrl-C with the editor empty (quit), or with text (the text is cleared) */
+  onInterrupt(empty: boolean): void;
+  /** Ctrl-D on an empty line */
+  onEof(): void;
+  history?: { prev(): string | undefined; next(): string | undefined; resetCursor(): void };
+  complete?: (line: string) => { line: string; candidates: string[] };
+  /** shown after a Tab with several candidates */
+  onCandidates?: (c: string[]) => void;
+}
+
+export function Prompt(p: PromptProps) {
+  const [value, setValue] = useState('');
+  const [cursor, setCursor] = useState(0);
+  const set = (v: string, c = v.length) => {
+    setValue(v);
+    setCursor(c);
+  };
+
+  useInput(
+    (input, key) => {
+      if (key.ctrl && input === 'c') {
+        p.onInterrupt(value === '');
+        set('');
+        return;
+      }
+      if (key.ctrl && input === 'd') {
+        if (value === '') p.onEof();
+        return;
+      }
+      if (key.return) {
+        p.onSubmit(value);
+        p.history?.resetCursor();
+        set('');
+        return;
+      }
+      if (key.upArrow || key.downArrow) {
+        const h = key.upArrow ? p.history?.prev() : p.history?.next();
+        if (h !== undefined) set(h);
+        return;
+      }
+      if (key.leftArrow) return setCursor(Math.max(0, cursor - 1));
+      if (key.rightArrow) return setCursor(Math.min(value.length, cursor + 1));
+      if (key.home || (key.ctrl && input === 'a')) return setCursor(0);
+      if (key.end || (key.ctrl && input === 'e')) return setCursor(value.length);
+      if (key.ctrl && input === 'u') return set(value.slice(cursor), 0);
+      if (key.ctrl && input === 'w') {
+        const before = value.slice(0, cursor).replace(/\S+\s*$/, '');
+        return set(before + value.slice(cursor), before.length);
+      }
+      if (key.backspace || key.delete) {
+        if (cursor === 0) return;
+        return set(value.slice(0, cursor - 1) + value.slice(cursor), cursor - 1);
+      }
+      if (key.tab) {
+        if (!p.complete) return;
+        const r = p.complete(value);
+        if (r.line !== value) set(r.line);
+        else if (r.candidates.length > 1) p.onCandidates?.(r.candidates);
+        return;
+      }
+      if (key.ctrl || key.meta || key.escape || !input) return;
+      let text = input.replace(/\r\n?/g, '\n');
+      // typed text and Enter arriving in one read: send it
+      const sendNow = text.endsWith('\n') && text.indexOf('\n') === text.length - 1;
+      if (sendNow) text = text.slice(0, -1);
+      const v = value.slice(0, cursor) + text + value.slice(cursor);
+      if (sendNow) {
+        p.onSubmit(v);
+        p.history?.resetCursor();
+        set('');
+        return;
+      }
+      set(v, cursor + text.length);
+    },
+    { isActive: p.active },
+  );
+
+  const lines = value.split('\n');
+  return (
+    <Box flexDirection="column">
+      {p.pending.map((l, i) => (
+        <Text key={i} dimColor>
+          {'. '}
+          {l}
+        </Text>
+      ))}
+      <Box>
+        <Text color="green" bold>
+          {p.pending.length ? '. ' : '> '}
+        </Text>
+        {p.active ? (
+          <Text>
+            {value.slice(0, cursor)}
+            <Text inverse>{value[cursor] && value[cursor] !== '\n' ? value[cursor] : ' '}</Text>
+            {value[cursor] === '\n' ? '\n' : ''}
+            {value.slice(cursor + 1)}
+          </Text>
+        ) : (
+          <Text dimColor>{lines.length > 1 ? `${lines[0]} …` : value}</Text>
+        )}
+      </Box>
+    </Box>
+  );
+}
