@@ -14,6 +14,8 @@ export interface PlainIo {
 }
 
 export async function runPlainChat(session: ChatSession, io: PlainIo): Promise<number> {
+  const t = session.templateChoice;
+  io.err(`llama4: chat template: ${t.template.name} (${t.reason})\n`);
   const rl = createInterface({ input: io.input, crlfDelay: Infinity, terminal: false });
   const ml = new MultilineInput();
   let current: AbortController | null = null;

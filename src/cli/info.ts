@@ -184,11 +184,15 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('show a GGUF model: architecture, hyper-parameters, tokenizer, tensors and totals')
-    .argument('<model>', 'path to a .gguf file')
+    .argument('[model]', 'path to a .gguf file (or give it with -m)')
+    .option('-m, --model <path>', 'model file (.gguf), as every other command takes it')
     .option('--json', 'print the same information as JSON')
     .option('--all', 'also dump every metadata key (long arrays shortened)')
     .option('--full-arrays', 'with --all, print arrays in full')
-    .action(async (model: string, opts: InfoOptions) => {
-      process.stdout.write((await runInfo(model, opts)) + '\n');
+    .action(async (model: string | undefined, opts: InfoOptions & { model?: string }) => {
+      if (model !== undefined && opts.model !== undefined && model !== opts.model) throw new Error('give the model once: as an argument or with -m');
+      const path = model ?? opts.model;
+      if (path === undefined) throw new Error('no model: give -m MODEL');
+      process.stdout.write((await runInfo(path, opts)) + '\n');
     });
 }

@@ -131,7 +131,13 @@ export class Conversation {
   }
 
   private render(messages: ChatMessage[], addGenerationPrompt: boolean): string {
-    let s = renderChat(this.template, messages, { addGenerationPrompt, bosToken: this.bosText, eosToken: this.eosText });
+    let s: string;
+    try {
+      s = renderChat(this.template, messages, { addGenerationPrompt, bosToken: this.bosText, eosToken: this.eosText });
+    } catch (e) {
+      // a template that raises (or fails) refuses this turn; the chat goes on
+      throw new ConversationError((e as Error).message);
+    }
     // the tokenizer adds BOS itself when the vocab asks for it (llama.cpp strips it from the render too)
     if (this.ctx.model.tokenizer.vocab.addBos && this.bosText && s.startsWith(this.bosText)) s = s.slice(this.bosText.length);
     return s;

@@ -3,7 +3,7 @@
 // as it is and sent whole with Enter, never line by line. Lines already taken of a multi-line message
 // (\ continuation or a """ block) are shown above the input.
 import { Box, Text, useInput } from 'ink';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 
 export interface PromptProps {
   active: boolean;
@@ -21,15 +21,21 @@ export interface PromptProps {
 }
 
 export function Prompt(p: PromptProps) {
-  const [value, setValue] = useState('');
-  const [cursor, setCursor] = useState(0);
+  // The editor's state lives in a ref that every key updates at once: keys that arrive before React
+  // re-renders (one read split into several keys, or reads in the same tick) must see each other's edits,
+  // which a handler closing over the rendered state would not (typed text then Enter would send '').
+  const ed = useRef({ value: '', cursor: 0 });
+  const [, setShown] = useState(ed.current);
   const set = (v: string, c = v.length) => {
-    setValue(v);
-    setCursor(c);
+    ed.current = { value: v, cursor: c };
+    setShown(ed.current);
   };
+  const setCursor = (c: number) => set(ed.current.value, c);
+  const { value, cursor } = ed.current;
 
   useInput(
     (input, key) => {
+      const { value, cursor } = ed.current;
       if (key.ctrl && input === 'c') {
         p.onInterrupt(value === '');
         set('');
