@@ -6,6 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ConversationError } from '../engine/conversation.js';
 import { completeCommand, isCommand, runCommand } from './commands/index.js';
 import { bannerInfo } from './components/Banner.js';
+import { ProgressBar } from './components/ProgressBar.js';
 import { Prompt } from './components/Prompt.js';
 import { Reply } from './components/Reply.js';
 import { Spinner } from './components/Spinner.js';
@@ -19,6 +20,8 @@ export type Phase = 'loading' | 'idle' | 'prompt' | 'generating';
 
 export interface AppProps {
   open: () => Promise<ChatSession>;
+  /** [bytes loaded, bytes in all] of the model being loaded, for the progress bar */
+  loadProgress?: Float64Array;
   history: InputHistory;
   /** called once with the exit code before the app unmounts */
   onExit(code: number): void;
@@ -37,7 +40,7 @@ export function depthDescription(s: ChatSession): string {
   return `static drop of blocks ${s.depth.dropped.join(',')}`;
 }
 
-export function App({ open, history, onExit, throttleMs = 50 }: AppProps) {
+export function App({ open, loadProgress, history, onExit, throttleMs = 50 }: AppProps) {
   const { exit } = useApp();
   const [phase, setPhase] = useState<Phase>('loading');
   const [items, setItems] = useState<TranscriptItem[]>([]);
@@ -45,6 +48,7 @@ export function App({ open, history, onExit, throttleMs = 50 }: AppProps) {
   const [reply, setReply] = useState('');
   const [promptLabel, setPromptLabel] = useState('');
   const [status, setStatus] = useState<StatusInfo>({ used: 0, total: 0 });
+  const [loaded, setLoaded] = useState<[number, number]>([0, 0]);
   const session = useRef<ChatSession | null>(null);
   const ml = useRef(new MultilineInput());
   const replyRef = useRef('');
@@ -85,6 +89,13 @@ export function App({ open, history, onExit, throttleMs = 50 }: AppProps) {
       live = false;
     };
   }, [open, push, quit]);
+
+  // the load's progress, polled while it runs
+  useEffect(() => {
+    if (phase !== 'loading' || !loadProgress) return;
+    const id = setInterval(() => setLoaded([loadProgress[0], loadProgress[1]]), 100);
+    return () => clearInterval(id);
+  }, [phase, loadProgress]);
 
   // the streaming reply re-renders at most every throttleMs
   useEffect(() => {
@@ -189,7 +200,12 @@ export function App({ open, history, onExit, throttleMs = 50 }: AppProps) {
   return (
     <Box flexDirection="column">
       <Transcript items={items} />
-      {phase === 'loading' && <Spinner label="loading the model" />}
+      {phase === 'loading' &&
+        (loaded[1] > 0 ? (
+          <ProgressBar label={`loading the model (${(loaded[1] / 2 ** 20).toFixed(0)} MiB)`} fraction={loaded[0] / loaded[1]} />
+        ) : (
+          <Spinner label="loading the model" />
+        ))}
       {phase === 'prompt' && <Spinner label={promptLabel} />}
       {phase === 'generating' && <Reply text={reply} />}
       {phase !== 'loading' && (

@@ -10,8 +10,9 @@ export async function runInkChat(options: OpenOptions, o: { history: boolean }):
   if (process.env.NO_COLOR) chalk.level = 0;
   const history = new InputHistory(o.history ? defaultHistoryPath() : null);
   let code = 0;
-  const open = () => openSession(options);
-  const app = render(<App open={open} history={history} onExit={(c) => (code = c)} />, { exitOnCtrlC: false, patchConsole: false });
+  const progress = new Float64Array(2);
+  const open = () => openSession({ ...options, progress });
+  const app = render(<App open={open} loadProgress={progress} history={history} onExit={(c) => (code = c)} />, { exitOnCtrlC: false, patchConsole: false });
   await app.waitUntilExit();
   return code;
 }

@@ -3,6 +3,7 @@
 // plain mode both feed it lines.
 export class MultilineInput {
   private lines: string[] = [];
+  private typed: string[] = [];
   private block = false;
 
   /** true while a message is being continued */
@@ -10,22 +11,32 @@ export class MultilineInput {
     return this.lines.length > 0 || this.block;
   }
 
-  /** the lines taken so far of the message being continued */
+  /** the lines taken so far of the message being continued, as typed (a bare opening """ included) */
   get partial(): readonly string[] {
-    return this.lines;
+    return this.typed;
   }
 
   reset(): void {
     this.lines = [];
+    this.typed = [];
     this.block = false;
   }
 
   /** Takes one line; returns the whole message once it is complete, otherwise null. */
   push(line: string): string | null {
+    const r = this.take(line);
+    if (r === null) this.typed.push(line);
+    return r;
+  }
+
+  private take(line: string): string | null {
     if (this.block) {
       const end = line.trimEnd();
       if (end.endsWith('"""')) {
-        this.lines.push(end.slice(0, -3));
+        // text before the closing quotes is the last line; a bare closing line adds none (as a bare
+        // opening line adds none), so '"""', 'a', '"""' gives 'a', not 'a\n'
+        const last = end.slice(0, -3);
+        if (last.trim() !== '') this.lines.push(last);
         return this.finish();
       }
       this.lines.push(line);

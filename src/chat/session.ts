@@ -108,6 +108,8 @@ export interface OpenOptions {
   /** render the model's own template even where a built-in of its family exists (--jinja) */
   jinja?: boolean;
   depth: DepthOptions;
+  /** [bytes of weights copied, bytes in all] while the model loads (for a progress bar) */
+  progress?: Float64Array;
 }
 
 /** Loads the model, picks the chat template, builds the depth policy and the context. */
@@ -119,7 +121,7 @@ export async function openSession(o: OpenOptions): Promise<ChatSession> {
   const arch = String(meta.get('general.architecture') ?? '');
   if (o.templateFile) templateFromFile(o.templateFile);
   else if (o.templateName) builtinTemplate(o.templateName);
-  const model = await Model.load(o.modelPath, { repack: o.repack ?? true });
+  const model = await Model.load(o.modelPath, { repack: o.repack ?? true, progress: o.progress });
   const tok = model.tokenizer;
   const template = chooseTemplate({
     file: o.templateFile,

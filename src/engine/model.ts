@@ -34,10 +34,13 @@ export class Model {
     readonly info: ModelInfo,
   ) {}
 
-  /** repack (default true): copy the matrices of packable types into the CPU kernels' packed layout */
-  static async load(path: string, options: { repack?: boolean } = {}): Promise<Model> {
+  /**
+   * repack (default true): copy the matrices of packable types into the CPU kernels' packed layout.
+   * progress: a Float64Array(2) the loader keeps at [bytes copied, bytes in all] while it copies weights.
+   */
+  static async load(path: string, options: { repack?: boolean; progress?: Float64Array } = {}): Promise<Model> {
     const [native, tokenizer] = await Promise.all([
-      addon().loadModel(path, { repack: options.repack ?? true }),
+      addon().loadModel(path, { repack: options.repack ?? true, ...(options.progress ? { progress: options.progress } : {}) }),
       Tokenizer.fromGguf(path),
     ]);
     const info = native.info();

@@ -285,8 +285,11 @@ export interface QuantizedRows {
 }
 
 export interface Addon {
-  /** repack (default true): copy matrices with a packed layout into it (faster kernels, same file) */
-  loadModel(path: string, options?: { repack?: boolean }): Promise<NativeModel>;
+  /**
+   * repack (default true): copy matrices with a packed layout into it (faster kernels, same file).
+   * progress: [bytes copied so far, bytes in all] while the repacking runs (written from the loading thread).
+   */
+  loadModel(path: string, options?: { repack?: boolean; progress?: Float64Array }): Promise<NativeModel>;
   /** Depth gates from an adapter GGUF, or from the model's own tensors when path is ''. */
   loadDepthGates(model: NativeModel, path: string): Promise<NativeDepthGates>;
   createContext(model: NativeModel, options?: ContextOptions): NativeContext;

@@ -309,11 +309,23 @@ Napi::Value load_model_js(const Napi::CallbackInfo& info) {
     if (!info[0].IsString()) LLAMA4_THROW("loadModel: path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     bool repack = true;
+    double* progress = nullptr;
+    auto keep = std::make_shared<Napi::ObjectReference>();  // keeps the progress array alive until the load settles
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Value r = info[1].As<Napi::Object>().Get("repack");
       if (!r.IsUndefined()) {
         if (!r.IsBoolean()) LLAMA4_THROW("loadModel: repack must be a boolean");
         repack = r.As<Napi::Boolean>().Value();
+      }
+      Napi::Value p = info[1].As<Napi::Object>().Get("progress");
+      if (!p.IsUndefined()) {
+        if (!p.IsTypedArray() || p.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+            p.As<Napi::TypedArray>().ElementLength() < 2)
+          LLAMA4_THROW("loadModel: progress must be a Float64Array of 2 elements");
+        Napi::Float64Array a = p.As<Napi::Float64Array>();
+        progress = a.Data();
+        progress[0] = progress[1] = 0;
+        *keep = Napi::Persistent(a.As<Napi::Object>());
       }
     }
     struct Loaded {
@@ -321,16 +333,16 @@ Napi::Value load_model_js(const Napi::CallbackInfo& info) {
     };
     return run_async<Loaded>(
         info.Env(),
-        [path, repack]() {
+        [path, repack, progress]() {
           Loaded l{load_model(path, LoadOptions{false})};
           const uint64_t total = mem_total_bytes();
           if (total && l.m->weight_bytes > total)
             LLAMA4_THROW("model '%s' needs %s for its weights but this machine has %s of memory", path.c_str(),
                          gib(l.m->weight_bytes).c_str(), gib(total).c_str());
-          if (repack) pack_model(*l.m, (int)std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
+          if (repack) pack_model(*l.m, (int)std::min(8u, std::max(1u, std::thread::hardware_concurrency())), progress);
           return l;
         },
-        [](Napi::Env env, Loaded& l) -> Napi::Value {
+        [keep](Napi::Env env, Loaded& l) -> Napi::Value {
           Napi::Object obj = g_model_ctor->New({});
           ModelWrap::Unwrap(obj)->model = l.m;
           return obj;

@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <cstring>
@@ -109,7 +110,13 @@ std::string Model::describe() const {
 
 // Packs every matrix whose type has a packed layout and a kernel at this host's level; the mapped pages
 // of the packed rows are released (the embedding gather keeps reading the plain rows of token_embd).
-void pack_model(Model& m, int n_threads) {
+static void store_progress(double* p, double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  __atomic_store_n(reinterpret_cast<uint64_t*>(p), bits, __ATOMIC_RELAXED);
+}
+
+void pack_model(Model& m, int n_threads, double* progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const CpuKernels& k = cpu_kernels();
   std::vector<Weight*> ws;
@@ -126,6 +133,10 @@ void pack_model(Model& m, int n_threads) {
     WeightBuffer plain;
   };
   std::vector<Slot> slots(ws.size());
+  std::atomic<uint64_t> done_bytes{0};
+  uint64_t total_bytes = 0;
+  for (const Weight* w : ws) total_bytes += (uint64_t)w->info->nbytes;
+  if (progress) store_progress(progress + 1, (double)total_bytes);
   ThreadPool pool(std::max(1, n_threads));
   auto pack_one = [&](int64_t i) {
     Weight* w = ws[(size_t)i];
@@ -146,6 +157,8 @@ void pack_model(Model& m, int n_threads) {
   pool.parallel_for((int64_t)ws.size(), [&](int64_t i, int) {
     try {
       pack_one(i);
+      const uint64_t d = done_bytes.fetch_add((uint64_t)ws[(size_t)i]->info->nbytes) + (uint64_t)ws[(size_t)i]->info->nbytes;
+      if (progress) store_progress(progress, (double)d);
     } catch (...) {
       errors[(size_t)i] = std::current_exception();  // rethrown on the calling thread below
     }

@@ -72,7 +72,9 @@ struct LoadOptions {
   int n_threads = 1;  // threads for repacking
 };
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt = {});
-// The repacking step of load_model (for callers that check memory first), on n_threads threads.
-void pack_model(Model& m, int n_threads);
+// The repacking step of load_model (for callers that check memory first), on n_threads threads. With
+// `progress`, progress[0] / progress[1] are set to the weight bytes copied so far / in all (as doubles,
+// stored atomically: another thread may read them while the load runs).
+void pack_model(Model& m, int n_threads, double* progress = nullptr);
 
 }  // namespace llama4

@@ -55,18 +55,19 @@ export const set: SlashCommand = {
   action({ session }, args) {
     const [name, value, ...rest] = args.trim().split(/\s+/).filter(Boolean);
     if (!name) return { error: `usage: /set PARAM VALUE; parameters: ${Object.keys(PARAMS).join(', ')}` };
-    const p = PARAMS[name.replace(/_/g, '-')];
+    const key = name.replace(/_/g, '-');
+    const p = Object.hasOwn(PARAMS, key) ? PARAMS[key] : undefined;
     if (!p) return { error: `unknown parameter '${name}'; parameters: ${Object.keys(PARAMS).join(', ')}` };
-    if (value === undefined || rest.length) return { error: `usage: /set ${name} VALUE` };
-    if (name === 'depth-threshold' && !session.depthOn) return { error: 'depth-threshold needs depth gates (start the chat with --depth-gates)' };
+    if (value === undefined || rest.length) return { error: `usage: /set ${key} VALUE` };
+    if (key === 'depth-threshold' && !session.depthOn) return { error: 'depth-threshold needs depth gates (start the chat with --depth-gates)' };
     let v: number | boolean;
     try {
       v = parse(p, value);
     } catch (e) {
-      return { error: `/set ${name}: ${(e as Error).message}` };
+      return { error: `/set ${key}: ${(e as Error).message}` };
     }
     p.set(session.settings, v);
     session.applySettings();
-    return { output: `${name} = ${String(v)}` };
+    return { output: `${key} = ${String(v)}` };
   },
 };
