@@ -156,10 +156,8 @@ export function App({ open, loadProgress, history, onExit, throttleMs = 50 }: Ap
     [push],
   );
 
-  const submit = useCallback(
-    async (value: string) => {
-      const s = session.current;
-      if (!s) return;
+  const submitNow = useCallback(
+    async (s: ChatSession, value: string) => {
       let message: string | null;
       if (value.includes('\n') && !ml.current.pending) message = value;
       else {
@@ -187,6 +185,22 @@ export function App({ open, loadProgress, history, onExit, throttleMs = 50 }: Ap
       await turn(message);
     },
     [history, push, quit, turn],
+  );
+
+  const busy = useRef(false);
+  const submit = useCallback(
+    async (value: string) => {
+      const s = session.current;
+      // a second Enter in the same tick as the first must not start a second turn
+      if (!s || busy.current) return;
+      busy.current = true;
+      try {
+        await submitNow(s, value);
+      } finally {
+        busy.current = false;
+      }
+    },
+    [submitNow],
   );
 
   // Ctrl-C while busy stops the reply

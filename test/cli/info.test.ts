@@ -54,7 +54,7 @@ describe('llama4 info', () => {
   it('the binary lists the commands and exits 1 with one clear line on a broken file', () => {
     const help = cli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/info \[options\] <model>/);
+    expect(help.stdout).toMatch(/info \[options\] \[model\]/);
     const dir = mkdtempSync(join(tmpdir(), 'llama4-info-'));
     const bad = join(dir, 'bad.gguf');
     writeFileSync(bad, Buffer.from('GGUF\x03\x00\x00\x00garbage'));

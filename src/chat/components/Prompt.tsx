@@ -69,15 +69,22 @@ export function Prompt(p: PromptProps) {
         if (cursor === 0) return;
         return set(value.slice(0, cursor - 1) + value.slice(cursor), cursor - 1);
       }
-      if (key.tab) {
+      const complete = (line: string) => {
         if (!p.complete) return;
-        const r = p.complete(value);
-        if (r.line !== value) set(r.line);
+        const r = p.complete(line);
+        if (r.line !== line) set(r.line);
         else if (r.candidates.length > 1) p.onCandidates?.(r.candidates);
-        return;
-      }
+      };
+      if (key.tab) return complete(value);
       if (key.ctrl || key.meta || key.escape || !input) return;
       let text = input.replace(/\r\n?/g, '\n');
+      // typed text and Tab arriving in one read: insert, then complete
+      if (text.length > 1 && text.endsWith('\t') && text.indexOf('\t') === text.length - 1) {
+        const v = value.slice(0, cursor) + text.slice(0, -1) + value.slice(cursor);
+        set(v, cursor + text.length - 1);
+        if (cursor === value.length) complete(v);
+        return;
+      }
       // typed text and Enter arriving in one read: send it
       const sendNow = text.endsWith('\n') && text.indexOf('\n') === text.length - 1;
       if (sendNow) text = text.slice(0, -1);
