@@ -221,12 +221,20 @@ export class Conversation {
     if (user === null && (this.messages.length === 0 || this.messages[this.messages.length - 1].role !== 'user'))
       throw new ConversationError('there is no user message to answer');
 
-    // fit: drop the oldest turns (user + assistant pairs) until the prompt and a reply's room fit
+    // fit: drop the oldest turns (user + assistant pairs) until the prompt and a reply's room fit. Once
+    // over, drop down to half of the room after the system prompt (as llama-cli's context shift discards
+    // half), so the history after the system prompt is re-evaluated once per several turns, not every turn.
     const nCtx = this.nCtx;
     const reserve = this.replyReserve();
     let dropped = 0;
     let p = this.plan(this.visible(extra));
-    while (p.total + reserve > nCtx) {
+    let limit = nCtx;
+    if (p.total + reserve > nCtx) {
+      const sys = this.system ? this.render([{ role: 'system', content: this.system }], false).length : 0;
+      const sysTokens = Math.min(p.total, this.marks.find((m) => m.text >= sys && sys > 0)?.tokens ?? 0);
+      limit = sysTokens + Math.floor((nCtx - sysTokens) / 2);
+    }
+    while (p.total + reserve > limit) {
       const firstUser = this.nextTurnStart(this.firstInContext);
       const lastUser = extra ? this.messages.length : this.messages.length - 1; // the message being answered
       if (firstUser >= lastUser) break;
