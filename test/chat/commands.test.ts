@@ -7,15 +7,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COMMANDS, completeCommand, isCommand, runCommand, type CommandResult } from '../../src/chat/commands/index.js';
 import { PARAMS } from '../../src/chat/commands/set.js';
 import { openSession, type ChatSession, type SessionSettings } from '../../src/chat/session.js';
-import { model } from '../helpers/shared.js';
+import { SMOL_CHAT } from '../helpers/chat.js';
 
-const opts = {
-  modelPath: model('real/SmolLM2-135M-Instruct.Q4_1.gguf'),
-  context: { nThreads: 2, nCtx: 1024 },
-  sampling: { temp: 0 },
-  nPredict: 16,
-  depth: {},
-};
+const opts = SMOL_CHAT;
 
 let session: ChatSession;
 let initial: SessionSettings;

@@ -14,7 +14,7 @@ import { StatusLine, statusText } from '../../src/chat/components/StatusLine.js'
 import { Transcript, type TranscriptItem } from '../../src/chat/components/Transcript.js';
 import { InputHistory } from '../../src/chat/history.js';
 import { openSession } from '../../src/chat/session.js';
-import { model } from '../helpers/shared.js';
+import { SMOL_CHAT } from '../helpers/chat.js';
 
 const tick = (ms = 50) => new Promise<void>((r) => setTimeout(r, ms));
 // colours off whatever the terminal: frames compared as text
@@ -314,13 +314,7 @@ describe('Prompt', () => {
 });
 
 describe('App', () => {
-  const opts = {
-    modelPath: model('real/SmolLM2-135M-Instruct.Q4_1.gguf'),
-    context: { nThreads: 2, nCtx: 1024 },
-    sampling: { temp: 0 },
-    nPredict: 16,
-    depth: {},
-  };
+  const opts = SMOL_CHAT;
 
   it('opens the session, answers a question, and /exit calls onExit(0)', async () => {
     const onExit = vi.fn();

@@ -246,24 +246,14 @@ describe('llama4 chat in a terminal (tmux)', () => {
     }
   });
 
-  it('Ctrl-D on an empty prompt exits with 0 and a sane terminal', async () => {
-    const p = new Pane('eof');
+  it.each([
+    ['Ctrl-D', 'eof', 'C-d'],
+    ['Ctrl-C', 'intr', 'C-c'],
+  ])('%s on an empty prompt exits with 0 and a sane terminal', async (_name, pane, key) => {
+    const p = new Pane(pane);
     try {
       await p.ready();
-      p.keys('C-d');
-      const e = await p.exited();
-      expect(e.code, e.screen).toBe(0);
-      expectSaneTerminal(e.stty, e.screen);
-    } finally {
-      p.kill();
-    }
-  });
-
-  it('Ctrl-C on an empty prompt exits with 0 and a sane terminal', async () => {
-    const p = new Pane('intr');
-    try {
-      await p.ready();
-      p.keys('C-c');
+      p.keys(key);
       const e = await p.exited();
       expect(e.code, e.screen).toBe(0);
       expectSaneTerminal(e.stty, e.screen);
