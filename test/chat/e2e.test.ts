@@ -46,7 +46,8 @@ class Pane {
   readonly name: string;
   private tty = '';
 
-  constructor(name: string) {
+  /** args: the llama4 command line after the binary (default: the chat on SmolLM2) */
+  constructor(name: string, args = `chat -m ${q(SMOL)} --temp 0 -t 2 -c 2048`) {
     this.name = name;
     const script = join(dir, `${name}.sh`);
     writeFileSync(
@@ -54,7 +55,7 @@ class Pane {
       [
         `export LLAMA4_CHAT_HISTORY=${q(join(dir, 'history'))}`,
         'export NO_COLOR=1',
-        `${q(process.execPath)} ${q(join(REPO, 'bin', 'llama4.js'))} chat -m ${q(SMOL)} --temp 0 -t 2 -c 2048`,
+        `${q(process.execPath)} ${q(join(REPO, 'bin', 'llama4.js'))} ${args}`,
         'code=$?',
         // the termios flags that raw mode turns off, one per line: "STTY icanon" or "STTY -icanon"
         `stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | sed 's/^/STTY /'`,
@@ -241,6 +242,19 @@ describe('llama4 chat in a terminal (tmux)', () => {
       const e = await p.exited();
       expect(e.code, e.screen).toBe(0);
       expectSaneTerminal(e.stty, e.screen);
+    } finally {
+      p.kill();
+    }
+  });
+
+  it('llama4 run -m MODEL without a prompt on a terminal opens the chat, as ollama run does', async () => {
+    const p = new Pane('run', `run -m ${q(SMOL)} --temp 0 -t 2 -c 1024`);
+    try {
+      await p.ready();
+      await p.waitForScreen((s) => s.includes('llama4 chat') && /^> ?$/m.test(s), 30_000, 'the chat banner');
+      p.keys('C-d');
+      const e = await p.exited();
+      expect(e.code, e.screen).toBe(0);
     } finally {
       p.kill();
     }
