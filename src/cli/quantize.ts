@@ -66,9 +66,8 @@ export function registerQuantize(program: Command): void {
   program
     .command('quantize')
     .description('quantize an F32/F16/BF16 model (llama-quantize without an importance matrix)')
-    .argument('<input>', 'source model (.gguf, F32/F16/BF16 tensors)')
-    .argument('<output>', 'quantized model to write (.gguf)')
-    .argument('<type>', `one of ${QUANT_TYPES.map((t) => t.name).join(', ')}`)
+    .argument('<args...>', `[input] output type: the source model (.gguf, F32/F16/BF16 tensors; or give it with -m), the quantized model to write, one of ${QUANT_TYPES.map((t) => t.name).join(', ')}`)
+    .option('-m, --model <path>', 'source model, as every other command takes it (then only OUTPUT TYPE follow)')
     .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
     .option('--stats', 'measure and print each tensor\'s quantization error (slower)')
     .option('--json', 'print the result as JSON')
@@ -77,7 +76,11 @@ export function registerQuantize(program: Command): void {
       '\nTypes:\n' + QUANT_TYPES.map((t) => `  ${t.name.padEnd(7)} ${t.description}`).join('\n') +
         "\n\nQ3_K / Q4_K / Q5_K are llama.cpp's _S mixes; llama-quantize's own 'Q4_K' alias means Q4_K_M.",
     )
-    .action(async (input: string, output: string, type: string, opts: QuantizeCliOptions) => {
+    .action(async (args: string[], opts: QuantizeCliOptions & { model?: string }) => {
+      const want = opts.model === undefined ? 3 : 2;
+      if (args.length !== want)
+        throw new Error(opts.model === undefined ? 'usage: llama4 quantize INPUT OUTPUT TYPE (or -m INPUT OUTPUT TYPE)' : 'usage: llama4 quantize -m INPUT OUTPUT TYPE');
+      const [input, output, type] = opts.model === undefined ? args : [opts.model, ...args];
       const tty = process.stderr.isTTY;
       let shown = false;
       const progress = tty

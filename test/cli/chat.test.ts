@@ -1,7 +1,7 @@
 // `llama4 chat` with stdin piped: plain mode (no ink), one turn per line or """ block, replies on stdout
 // followed by a blank line, no escape codes, errors on stderr, EOF ends with exit code 0. Every shared
 // model chats (a built-in template is chosen for models without one); bad flags are one clear error.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -71,6 +71,17 @@ describe('llama4 chat (piped)', () => {
       expect(r.stderr, f).toMatch(/chat template: /);
       expect(r.code, `${f}: ${r.stderr}`).toBe(0);
     }
+  });
+});
+
+describe('-m everywhere', () => {
+  it('quantize takes the source model as -m too, with the same result', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llama4-q-'));
+    const a = cli(['quantize', '-m', model('stories260K.gguf'), join(dir, 'a.gguf'), 'Q8_0', '--json']);
+    const b = cli(['quantize', model('stories260K.gguf'), join(dir, 'b.gguf'), 'Q8_0', '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'a.gguf')).equals(readFileSync(join(dir, 'b.gguf')))).toBe(true);
+    expect(cli(['quantize', '-m', model('stories260K.gguf'), join(dir, 'c.gguf')]).code).toBe(1);
   });
 });
 
