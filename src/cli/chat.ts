@@ -47,6 +47,10 @@ export function openOptions(f: ChatCommandFlags): OpenOptions {
 export async function runChat(f: ChatCommandFlags): Promise<void> {
   const options = openOptions(f);
   if (process.stdin.isTTY && process.stdout.isTTY) {
+    // ink renders only a final frame when CI is set (is-in-ci, read when ink loads); on a terminal the chat
+    // is interactive whatever the environment says
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
     const { runInkChat } = await import('../chat/ink.js');
     process.exitCode = await runInkChat(options, { history: f.history });
     return;

@@ -55,6 +55,8 @@ class Pane {
       [
         `export LLAMA4_CHAT_HISTORY=${q(join(dir, 'history'))}`,
         'export NO_COLOR=1',
+        // as in CI: a terminal chat stays interactive even where CI is set (ink alone would not)
+        'export CI=true',
         `${q(process.execPath)} ${q(join(REPO, 'bin', 'llama4.js'))} ${args}`,
         'code=$?',
         // the termios flags that raw mode turns off, one per line: "STTY icanon" or "STTY -icanon"
