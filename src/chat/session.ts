@@ -3,10 +3,10 @@
 // plain (piped) mode drive the same session; neither holds any generation logic of its own.
 import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
 import { Conversation, type TurnEvent, type TurnStats } from '../engine/conversation.js';
-import { depthSummary, resolveDepth, type DepthOptions, type ResolvedDepth } from '../engine/depth/policy.js';
-import { Model, type Context, type ContextOptions } from '../engine/model.js';
-import { builtinTemplate, chooseTemplate, templateFromFile, type TemplateChoice } from '../engine/templates/index.js';
-import { addon } from '../native/addon.js';
+import { loadChatModel, type ChatModelOptions } from '../engine/chat-model.js';
+import { depthSummary, type ResolvedDepth } from '../engine/depth/policy.js';
+import type { Context, ContextOptions, Model } from '../engine/model.js';
+import type { TemplateChoice } from '../engine/templates/index.js';
 
 /** Per-reply figures for the status line and /stats. */
 export interface ReplyFigures extends TurnStats {
@@ -96,43 +96,16 @@ export class ChatSession {
   }
 }
 
-export interface OpenOptions {
-  modelPath: string;
-  repack?: boolean;
+export interface OpenOptions extends ChatModelOptions {
   context: ContextOptions;
   sampling: SamplingOptions;
   nPredict: number;
   systemPrompt?: string;
-  templateName?: string;
-  templateFile?: string;
-  /** render the model's own template even where a built-in of its family exists (--jinja) */
-  jinja?: boolean;
-  depth: DepthOptions;
-  /** [bytes of weights copied, bytes in all] while the model loads (for a progress bar) */
-  progress?: Float64Array;
 }
 
 /** Loads the model, picks the chat template, builds the depth policy and the context. */
 export async function openSession(o: OpenOptions): Promise<ChatSession> {
-  // a bad template choice fails before the (slow) weights load
-  const header = await addon().readGguf(o.modelPath, { arrayLimit: 0 });
-  const meta = new Map(header.metadata.map((kv) => [kv.key, kv.value]));
-  const modelTemplate = meta.get('tokenizer.chat_template');
-  const arch = String(meta.get('general.architecture') ?? '');
-  if (o.templateFile) templateFromFile(o.templateFile);
-  else if (o.templateName) builtinTemplate(o.templateName);
-  const model = await Model.load(o.modelPath, { repack: o.repack ?? true, progress: o.progress });
-  const tok = model.tokenizer;
-  const template = chooseTemplate({
-    file: o.templateFile,
-    name: o.templateName,
-    modelTemplate: typeof modelTemplate === 'string' ? modelTemplate : undefined,
-    arch,
-    hasToken: (t) => tok.tokenId(t) >= 0,
-    tokenizerModel: String(meta.get('tokenizer.ggml.model') ?? ''),
-    jinja: o.jinja ?? false,
-  });
-  const depth = await resolveDepth(model, o.depth);
+  const { model, template, depth } = await loadChatModel(o);
   const ctx = model.createContext(o.context);
   if (depth.policy) ctx.setDepthPolicy(depth.policy);
   return new ChatSession({ model, ctx, template, systemPrompt: o.systemPrompt, sampling: o.sampling, nPredict: o.nPredict, depth });

@@ -12,6 +12,7 @@ const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
   '-ctv': '--cache-type-v',
   '-sys': '--system-prompt',
+  '-np': '--parallel',
 };
 
 export function normalizeArgv(argv: string[]): string[] {
@@ -49,21 +50,27 @@ function logitBiasArg(v: string, prev: Array<[number, number]> = []): Array<[num
   return [...prev, [Number(m[1]), bias.endsWith('inf') ? (bias.startsWith('-') ? -Infinity : Infinity) : Number(bias)]];
 }
 
-/** The chat's own flags, shared by `chat` and by `run` without a prompt (which opens the chat). */
-export function addChatFlags(cmd: Command): Command {
+/** Chat template choice, shared by `chat`, `run` (opening the chat) and `serve`. */
+export function addTemplateFlags(cmd: Command): Command {
   return cmd
-    .option('--system-prompt <text>', 'system prompt (-sys)')
     .option('--chat-template <name>', 'built-in chat template instead of the model\'s (chatml, llama2, llama3, llama4, mistral, gemma, phi3, ...)')
     .option('--chat-template-file <path>', 'read the chat template (Jinja) from a file')
-    .option('--jinja', "render the model's own Jinja template (default, as llama-cli: a template of a known family renders as that built-in)")
-    .option('--no-history', 'do not read or write the input history file');
+    .option('--jinja', "render the model's own Jinja template (default, as llama-cli: a template of a known family renders as that built-in)");
 }
 
-export interface ChatFlags {
-  systemPrompt?: string;
+export interface TemplateFlags {
   chatTemplate?: string;
   chatTemplateFile?: string;
   jinja?: boolean;
+}
+
+/** The chat's own flags, shared by `chat` and by `run` without a prompt (which opens the chat). */
+export function addChatFlags(cmd: Command): Command {
+  return addTemplateFlags(cmd.option('--system-prompt <text>', 'system prompt (-sys)')).option('--no-history', 'do not read or write the input history file');
+}
+
+export interface ChatFlags extends TemplateFlags {
+  systemPrompt?: string;
   /** false with --no-history */
   history: boolean;
 }

@@ -9,6 +9,7 @@ import { registerInfo } from './info.js';
 import { registerPerplexity } from './perplexity.js';
 import { registerQuantize } from './quantize.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   registerRun(program);
   registerChat(program);
+  registerServe(program);
   registerInfo(program);
   registerTokenize(program);
   registerPerplexity(program);

@@ -55,6 +55,26 @@ export interface ConversationTotals {
 /** A refused turn (too long, nothing to regenerate): the conversation is unchanged. */
 export class ConversationError extends Error {}
 
+/** Per-turn choices (an API request's fields); unset ones come from the conversation's settings. */
+export interface TurnOptions {
+  signal?: AbortSignal;
+  /** sampling overrides for this turn */
+  sampling?: SamplingOptions;
+  /** tokens for this reply (-1: until the end of the turn) */
+  nPredict?: number;
+  /** more stop strings for this reply */
+  stop?: readonly string[];
+  /** drop the oldest turns when the conversation does not fit (default true; false: refuse the turn) */
+  dropOldTurns?: boolean;
+}
+
+interface Plan {
+  render: string;
+  mark: number;
+  chunks: { text: string; tokens: number[] }[];
+  total: number;
+}
+
 interface Mark {
   tokens: number;
   text: number;
@@ -173,6 +193,17 @@ export class Conversation {
     if (this.saved && this.saved.tokens > m.tokens) this.saved = undefined;
   }
 
+  /** Cached tokens a request for these messages (or this raw prompt) would reuse: picks a server slot. */
+  reusableFor(request: readonly ChatMessage[] | string): number {
+    let text: string;
+    try {
+      text = typeof request === 'string' ? request : this.render(request.slice(), true);
+    } catch {
+      return 0;
+    }
+    return this.marks[this.reusableMark(text)].tokens;
+  }
+
   /** The last mark whose text the render starts with. */
   private reusableMark(render: string): number {
     const a = this.kvText;
@@ -184,14 +215,22 @@ export class Conversation {
     return i;
   }
 
-  /** Tokens the rendered prompt needs: what is reused + the rest's token count (estimated from a fresh encode). */
-  private plan(messages: ChatMessage[]): { render: string; mark: number; chunks: { text: string; tokens: number[] }[]; total: number } {
+  /** The rendered conversation with a generation prompt, planned against the cache. */
+  private plan(messages: ChatMessage[]): Plan {
     const render = this.render(messages, true);
+    return this.planText(render, this.boundaries(messages, render));
+  }
+
+  /**
+   * What a prompt text needs: the cached mark it keeps, and the rest in chunks cut at `boundaries` (each
+   * chunk tokenized alone and marked, so a later prompt can stop reusing at any of them).
+   */
+  private planText(render: string, boundaries: number[]): Plan {
     let mark = this.reusableMark(render);
     // nothing new to evaluate: regenerate from saved logits, or step back one mark to get logits
     if (this.marks[mark].text === render.length && !(this.saved && this.saved.tokens === this.marks[mark].tokens)) mark = Math.max(0, mark - 1);
     const from = this.marks[mark].text;
-    const cuts = [...this.boundaries(messages, render).filter((b) => b > from), render.length];
+    const cuts = [...boundaries.filter((b) => b > from), render.length];
     const chunks: { text: string; tokens: number[] }[] = [];
     let at = from;
     for (const c of [...new Set(cuts)].sort((x, y) => x - y)) {
@@ -205,16 +244,16 @@ export class Conversation {
   }
 
   /** Room kept for the reply when deciding whether the conversation still fits. */
-  private replyReserve(): number {
+  private replyReserve(nPredict: number): number {
     const n = this.nCtx;
-    return this.nPredict > 0 ? Math.min(this.nPredict, n >> 1) : Math.min(256, n >> 2);
+    return nPredict > 0 ? Math.min(nPredict, n >> 1) : Math.min(256, n >> 2);
   }
 
   /**
-   * One turn: the user's message (or, with `regenerate`, the last user message again), the reply
-   * streamed as events. Returns the turn's statistics; the reply (partial when aborted) is in messages.
+   * One turn: the user's message (or null: answer the last user message again), the reply streamed as
+   * events. Returns the turn's statistics; the reply (partial when aborted) is in messages.
    */
-  async *send(user: string | null, o: { signal?: AbortSignal } = {}): AsyncGenerator<TurnEvent, TurnStats> {
+  async *send(user: string | null, o: TurnOptions = {}): AsyncGenerator<TurnEvent, TurnStats> {
     const t0 = performance.now();
     if (this.ctx.state().busy) throw new ConversationError('a reply is already being generated');
     const extra: ChatMessage | undefined = user === null ? undefined : { role: 'user', content: user };
@@ -225,16 +264,16 @@ export class Conversation {
     // over, drop down to half of the room after the system prompt (as llama-cli's context shift discards
     // half), so the history after the system prompt is re-evaluated once per several turns, not every turn.
     const nCtx = this.nCtx;
-    const reserve = this.replyReserve();
+    const reserve = this.replyReserve(o.nPredict ?? this.nPredict);
     let dropped = 0;
     let p = this.plan(this.visible(extra));
     let limit = nCtx;
-    if (p.total + reserve > nCtx) {
+    if (p.total + reserve > nCtx && o.dropOldTurns !== false) {
       const sys = this.system ? this.render([{ role: 'system', content: this.system }], false).length : 0;
       const sysTokens = Math.min(p.total, this.marks.find((m) => m.text >= sys && sys > 0)?.tokens ?? 0);
       limit = sysTokens + Math.floor((nCtx - sysTokens) / 2);
     }
-    while (p.total + reserve > limit) {
+    while (p.total + reserve > limit && o.dropOldTurns !== false) {
       const firstUser = this.nextTurnStart(this.firstInContext);
       const lastUser = extra ? this.messages.length : this.messages.length - 1; // the message being answered
       if (firstUser >= lastUser) break;
@@ -254,7 +293,41 @@ export class Conversation {
         type: 'notice',
         text: `context full: the ${dropped === 1 ? 'oldest turn' : `${dropped} oldest turns`} left the model's context (the system prompt is kept; ${p.total} of ${nCtx} tokens used)`,
       };
+    const r = yield* this.run(p, o, t0, dropped);
+    if (r.reply === null && extra) this.messages.pop(); // cancelled before the first token: the turn did not happen
+    return this.finish(r.stats, r.reply);
+  }
 
+  /**
+   * Answers a whole conversation given at once (an API request that resends the history): the transcript
+   * becomes `messages` (a leading system message is the system prompt) and the last user message is
+   * answered, the cache reused as far as its text matches. Turns are never dropped here: a conversation
+   * that does not fit is a ConversationError.
+   */
+  respond(messages: readonly ChatMessage[], o: TurnOptions = {}): AsyncGenerator<TurnEvent, TurnStats> {
+    const rest = messages[0]?.role === 'system' ? messages.slice(1) : messages.slice();
+    for (const m of rest) if (m.role === 'system') throw new ConversationError('a system message can only come first');
+    if (rest.length === 0 || rest[rest.length - 1].role !== 'user') throw new ConversationError('the last message must be from the user');
+    this.system = messages[0]?.role === 'system' ? messages[0].content : undefined;
+    this.messages.length = 0;
+    this.messages.push(...rest.map((m) => ({ role: m.role, content: m.content })));
+    this.firstInContext = 0;
+    return this.send(null, { ...o, dropOldTurns: false });
+  }
+
+  /** A raw completion of `prompt` (no template), reusing the cache as far as the text matches. */
+  async *complete(prompt: string, o: TurnOptions = {}): AsyncGenerator<TurnEvent, TurnStats & { text: string }> {
+    const t0 = performance.now();
+    if (this.ctx.state().busy) throw new ConversationError('a reply is already being generated');
+    if (prompt === '') throw new ConversationError('the prompt is empty');
+    const p = this.planText(prompt, []);
+    if (p.total >= this.nCtx) throw new ConversationError(`the prompt needs ${p.total} tokens and the context holds ${this.nCtx}`);
+    const r = yield* this.run(p, { ...o, template: false }, t0, 0);
+    return { ...this.finish(r.stats, null), text: r.reply ?? '' };
+  }
+
+  /** Evaluates a planned prompt after rolling the cache back to its mark, then streams the reply. */
+  private async *run(p: Plan, o: TurnOptions & { template?: boolean }, t0: number, dropped: number): AsyncGenerator<TurnEvent, { stats: TurnStats; reply: string | null }> {
     this.rollback(p.mark);
     const reused = this.kvTokens.length;
     const newTokens = p.chunks.flatMap((c) => c.tokens);
@@ -279,12 +352,11 @@ export class Conversation {
         logits = await this.ctx.evaluate(newTokens, { signal: o.signal });
       } catch (err) {
         if (o.signal?.aborted) {
-          // nothing was added to the cache; the user message stays in the transcript unanswered
+          // nothing was added to the cache
           stats.stop = 'aborted';
           stats.promptMs = performance.now() - tp;
           stats.evaluatedTokens = 0;
-          if (extra) this.messages.pop();
-          return this.finish(stats, null);
+          return { stats, reply: null };
         }
         throw err;
       }
@@ -303,7 +375,7 @@ export class Conversation {
     stats.promptMs = performance.now() - tp;
 
     const promptEnd = this.kvTokens.length;
-    const stop = this.stopConditions();
+    const stop = o.template === false ? { tokens: [], strings: [] } : this.stopConditions();
     const gen: GenerationStats = { promptTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'length' };
     const replyTokens: number[] = [];
     let reply = '';
@@ -314,12 +386,13 @@ export class Conversation {
         [],
         {
           ...this.sampling,
-          maxTokens: this.nPredict,
+          ...o.sampling,
+          maxTokens: o.nPredict ?? this.nPredict,
           signal: o.signal,
           history: this.kvTokens.concat(),
           logits,
           stopTokens: stop.tokens,
-          stopStrings: stop.strings,
+          stopStrings: [...stop.strings, ...(o.stop ?? [])],
         },
         gen,
       )) {
@@ -344,7 +417,7 @@ export class Conversation {
       stats.stop = gen.stop;
       if (first) stats.ttftMs = performance.now() - t0;
     }
-    return this.finish(stats, reply);
+    return { stats, reply };
   }
 
   /** Records the turn; `reply` null = no reply (cancelled before the first token). */
