@@ -1,35 +1,14 @@
 // Server slots: N conversations over one loaded model, each with its own KV cache (the total context split
-// across them), a bounded FIFO queue of requests waiting for a slot, and one evaluation at a time across
-// slots (they share the cores: a decode step of one slot runs, then the next), so concurrent streams
-// interleave token by token. A request takes the idle slot whose cache it reuses most (a chat client
+// across them), and a bounded FIFO queue of requests waiting for a slot. The slots' decode tokens are
+// batched into one step (continuous batching: a request that arrives joins the next step), prompts run in
+// chunks between steps (batch.ts). A request takes the idle slot whose cache it reuses most (a chat client
 // resending its history lands where that history is cached), else the least recently used one.
-// Batching the slots' decode steps into one pass over the weights is the next step (issue 21, item 1).
 import type { SamplingOptions } from '../sampling/chain.js';
 import { Conversation, type TurnOptions } from './conversation.js';
-import { Context, type ContextOptions, type EvaluateOptions, type Model } from './model.js';
+import { BatchedContext, StepBatcher } from './batch.js';
+import type { ContextOptions, Model } from './model.js';
 import type { ChatMessage, ChatTemplate } from './templates/index.js';
 import type { DepthPolicy } from '../native/addon.js';
-
-/** A FIFO async mutex. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
-    this.tail = r.then(
-      () => undefined,
-      () => undefined,
-    );
-    return r;
-  }
-}
-
-/** A context whose evaluations take the pool's lock: one slot evaluates at a time. */
-class SlotContext extends Context {
-  lock!: Mutex;
-  override evaluate(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Float32Array> {
-    return this.lock.run(() => super.evaluate(tokens, options));
-  }
-}
 
 export interface Slot {
   id: number;
@@ -58,17 +37,19 @@ export class SlotPool {
   readonly slots: Slot[] = [];
   private readonly waiting: { resolve: (s: Slot) => void; reject: (e: Error) => void; want: ChatMessage[] | string }[] = [];
   private clock = 0;
+  /** gathers the slots' decode tokens into one step */
+  readonly batcher: StepBatcher;
 
   constructor(
     readonly model: Model,
     readonly o: SlotPoolOptions,
   ) {
-    const lock = new Mutex();
+    this.batcher = new StepBatcher();
     const perSlot = Math.floor(o.nCtx / o.nSlots);
     if (perSlot < 16) throw new Error(`a context of ${o.nCtx} tokens split across ${o.nSlots} slots leaves ${perSlot} per slot`);
     for (let i = 0; i < o.nSlots; i++) {
-      const ctx = new SlotContext(model, model.createContext({ ...o.context, nCtx: perSlot }).native);
-      ctx.lock = lock;
+      const ctx = new BatchedContext(model, model.createContext({ ...o.context, nCtx: perSlot }).native);
+      ctx.batcher = this.batcher;
       if (o.depth) ctx.setDepthPolicy(o.depth);
       this.slots.push({ id: i, conversation: new Conversation(ctx, { template: o.template, sampling: o.sampling, nPredict: o.nPredict }), busy: false, lastUsed: 0 });
     }

@@ -293,6 +293,12 @@ export interface Addon {
   /** Depth gates from an adapter GGUF, or from the model's own tensors when path is ''. */
   loadDepthGates(model: NativeModel, path: string): Promise<NativeDepthGates>;
   createContext(model: NativeModel, options?: ContextOptions): NativeContext;
+  /**
+   * One decode step of several sequences: tokens[i] is the next token of contexts[i] (at its nPast). One
+   * forward pass over the weights for all, attention per context over its own KV cache; each context's
+   * logits() then holds its row. Results equal each context decoding its token alone.
+   */
+  decodeStep(contexts: NativeContext[], tokens: Int32Array, options?: { gated?: boolean }): Promise<void>;
   systemInfo(): SystemInfo;
   readGguf(
     source: string | Uint8Array,

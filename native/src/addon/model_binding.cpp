@@ -408,9 +408,59 @@ Napi::Value create_context_js(const Napi::CallbackInfo& info) {
   });
 }
 
+// decodeStep(contexts: NativeContext[], tokens: Int32Array, {gated}): Promise<void> — token i is the next
+// token of contexts[i]; one forward pass for all (Context::decode_step). Every context is busy until it
+// settles.
+Napi::Value decode_step_js(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (!info[0].IsArray()) LLAMA4_THROW("decodeStep: contexts must be an array");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      LLAMA4_THROW("decodeStep: tokens must be an Int32Array");
+    Napi::Int32Array t = info[1].As<Napi::Int32Array>();
+    if (t.ElementLength() != arr.Length())
+      LLAMA4_THROW("decodeStep: %zu tokens for %u contexts", (size_t)t.ElementLength(), arr.Length());
+    bool gated = true;
+    if (info.Length() > 2 && info[2].IsObject() && info[2].As<Napi::Object>().Has("gated"))
+      gated = info[2].As<Napi::Object>().Get("gated").ToBoolean();
+    std::vector<std::shared_ptr<Context>> ctxs;
+    std::vector<std::shared_ptr<std::atomic<bool>>> busy;
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(g_context_ctor->Value()))
+        LLAMA4_THROW("decodeStep: contexts[%u] is not a context", i);
+      ContextWrap* w = ContextWrap::Unwrap(v.As<Napi::Object>());
+      if (w->busy->load()) LLAMA4_THROW("decodeStep: contexts[%u] is busy with another decode", i);
+      for (const auto& c : ctxs)
+        if (c == w->ctx) LLAMA4_THROW("decodeStep: contexts[%u] appears twice", i);
+      ctxs.push_back(w->ctx);
+      busy.push_back(w->busy);
+    }
+    if (ctxs.empty()) LLAMA4_THROW("decodeStep: no contexts");
+    auto tokens = std::make_shared<std::vector<int32_t>>(t.Data(), t.Data() + t.ElementLength());
+    for (auto& b : busy) b->store(true);
+    return run_async<bool>(
+        info.Env(),
+        [ctxs, busy, tokens, gated]() {
+          struct Reset {
+            const std::vector<std::shared_ptr<std::atomic<bool>>>& b;
+            ~Reset() {
+              for (auto& x : b) x->store(false);
+            }
+          } reset{busy};
+          std::vector<Context*> cs;
+          for (const auto& c : ctxs) cs.push_back(c.get());
+          Context::decode_step(cs, tokens->data(), gated);
+          return true;
+        },
+        [](Napi::Env env, bool&) { return env.Undefined(); });
+  });
+}
+
 }  // namespace
 
 void init_model_bindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeStep", Napi::Function::New(env, decode_step_js, "decodeStep"));
   g_model_ctor = new Napi::FunctionReference(Napi::Persistent(ModelWrap::Define(env)));
   g_context_ctor = new Napi::FunctionReference(Napi::Persistent(ContextWrap::Define(env)));
   g_gates_ctor = new Napi::FunctionReference(Napi::Persistent(GatesWrap::Define(env)));

@@ -190,7 +190,7 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
         for (int64_t h = 0; h < nh; h++) rms_norm(q + h * hd, q + h * hd, hd, hp_.rms_eps, nullptr);
       for (int64_t h = 0; h < nkv; h++) rms_norm(k + h * hd, k + h * hd, hd, hp_.rms_eps, nullptr);
     }
-    c_.kv_.store(il, (uint32_t)pos_[t], k, &s.v[r * nkv * hdv]);
+    kv_at(t).store(il, (uint32_t)pos_[t], k, &s.v[r * nkv * hdv]);
     if (has_q) qr++;
   }
   if (na == 0) return;
@@ -225,10 +225,6 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   const int64_t hd = hp_.n_embd_head_k, hdv = hp_.n_embd_head_v;
   const int64_t nh = hp_.n_head[il], nkv = hp_.n_head_kv[il], gqa = nh / nkv;
   const float kq_scale = 1.0f / sqrtf((float)hd);
-  const KvCache& kv = c_.kv_;
-  const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
-  const size_t v_stride = kv.v_row_bytes(il);
-  const size_t k_stride = kv.k_row_bytes(il);
   const int64_t na = (int64_t)act_.size();
   // llama.cpp sums a batch's attention in another order than a single token's; gated passes (and
   // callers that ask for it) use the single-token order so a batch equals its tokens run one by one
@@ -237,6 +233,11 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   auto body = [&](int64_t task, int thread) {
     const int64_t r = task / nh, h = task % nh, kvh = h / gqa;
     const int64_t p = pos_[act_[r]];
+    // the query's own sequence's cache (one cache unless several sequences share the pass)
+    const KvCache& kv = kv_at(act_[r]);
+    const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
+    const size_t v_stride = kv.v_row_bytes(il);
+    const size_t k_stride = kv.k_row_bytes(il);
     // visible cells [lo, hi): positions in the query's chunk up to itself (dense layout: cell = position)
     uint32_t c_lo, c_hi;
     kv.cell_range(il, o.chunk ? (p / o.chunk) * o.chunk : 0, p, &c_lo, &c_hi);

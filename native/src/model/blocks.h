@@ -42,6 +42,8 @@ class Blocks {
   // Sum a batch's attention and F32 / F16 / BF16 matmuls in the single-token order, so a batch equals its
   // tokens run one by one (llama.cpp uses other orders for batches; parity keeps them unless asked).
   void set_sequential(bool on) { sequential_ = on; }
+  // Several sequences in one pass: token t's K/V go to and are read from kvs[t] (null: the context's cache).
+  void set_kvs(KvCache* const* kvs) { kvs_ = kvs; }
 
  private:
   // Converted activations for weights of type wt reading rows of src (cached per source and type).
@@ -57,6 +59,7 @@ class Blocks {
   void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
                   int64_t n_rows, float* out, bool experts = false);
   void attend(uint32_t il, const AttnOpts& o);
+  KvCache& kv_at(int64_t t) const { return kvs_ ? *kvs_[t] : c_.kv_; }
   void add_rows(const float* rows);                 // x[running token r] += rows[r]
   void ffn_norm_rows(const std::vector<float>& w);  // xn[r] = norm(x[running token r]) * w
 
@@ -69,6 +72,7 @@ class Blocks {
   const std::atomic<bool>* cancel_;
   const DepthPolicy* depth_ = nullptr;
   bool sequential_ = false;
+  KvCache* const* kvs_ = nullptr;
   std::vector<int32_t> act_;  // tokens running the current block, in batch order
   std::vector<uint8_t> shared_only_;  // per running token: MoE block with the shared expert only (empty: none)
   bool all_ = true;           // act_ is every token

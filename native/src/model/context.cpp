@@ -122,11 +122,13 @@ void Context::reset_stats() {
 }
 
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-                      const std::atomic<bool>* cancel, bool gated, bool sequential) {
+                      const std::atomic<bool>* cancel, bool gated, bool sequential, KvCache* const* kvs) {
   Blocks b(*this, tokens, pos, n, cancel);
-  const bool routed = gated && depth_.active() && (n == 1 || depth_.prefill);
+  // a decode step of several sequences is n decode tokens: routed like one
+  const bool routed = gated && depth_.active() && (n == 1 || kvs != nullptr || depth_.prefill);
   b.set_depth(routed ? &depth_ : nullptr);
   b.set_sequential(routed || sequential);
+  b.set_kvs(kvs);
   if (routed) stats_.routed_tokens += (uint64_t)n;
   switch (model_->hp.arch) {
     case Arch::Llama: forward_llama(b, model_->hp, all_logits, logits_out); break;
@@ -161,6 +163,41 @@ void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const st
   n_logit_rows_ = rows;
   stats_.tokens += (uint64_t)n;
   stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void Context::decode_step(const std::vector<Context*>& cs, const int32_t* tokens, bool gated) {
+  if (cs.empty()) LLAMA4_THROW("decode step: no sequences");
+  Context& lead = *cs[0];
+  const int64_t n = (int64_t)cs.size();
+  if (n > (int64_t)lead.params_.n_batch)
+    LLAMA4_THROW("decode step: %lld sequences exceed the batch size %u", (long long)n, lead.params_.n_batch);
+  const uint32_t V = lead.model_->hp.n_vocab;
+  std::vector<int32_t> pos((size_t)n);
+  std::vector<KvCache*> kvs((size_t)n);
+  for (int64_t i = 0; i < n; i++) {
+    Context& c = *cs[(size_t)i];
+    if (c.model_ != lead.model_) LLAMA4_THROW("decode step: sequence %lld belongs to another model", (long long)i);
+    for (int64_t j = 0; j < i; j++)
+      if (cs[(size_t)j] == &c) LLAMA4_THROW("decode step: sequence %lld appears twice", (long long)i);
+    if (c.n_past_ + 1 > c.params_.n_ctx)
+      LLAMA4_THROW("context is full: sequence %lld holds %u tokens of %u (raise -c)", (long long)i, c.n_past_, c.params_.n_ctx);
+    if (tokens[i] < 0 || (uint32_t)tokens[i] >= V) LLAMA4_THROW("token id %d of sequence %lld is out of range (vocabulary %u)", tokens[i], (long long)i, V);
+    pos[(size_t)i] = (int32_t)c.n_past_;
+    kvs[(size_t)i] = &c.kv_;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  lead.logits_all_.resize((size_t)n * V);
+  lead.forward(tokens, pos.data(), n, /*all_logits=*/true, lead.logits_all_.data(), nullptr, gated, /*sequential=*/true, kvs.data());
+  for (int64_t i = 0; i < n; i++) {
+    Context& c = *cs[(size_t)i];
+    std::copy(lead.logits_all_.begin() + (size_t)i * V, lead.logits_all_.begin() + (size_t)(i + 1) * V, c.logits_last_.begin());
+    c.n_past_++;
+    c.n_logit_rows_ = 1;
+  }
+  lead.n_logit_rows_ = 1;  // its all_logits buffer now holds the step's rows, not a decode(all_logits) result
+  lead.stats_.forward_calls++;
+  lead.stats_.tokens += (uint64_t)n;
+  lead.stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace llama4

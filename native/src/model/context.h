@@ -61,6 +61,12 @@ class Context {
   // `sequential`: batch numerics equal to evaluating the tokens one by one (speculative verification).
   void decode(const int32_t* tokens, int64_t n, bool all_logits, const std::atomic<bool>* cancel = nullptr,
               bool gated = true, bool sequential = false);
+  // One decode step of several sequences, each in its own context: token i is the next token of cs[i]
+  // (at its n_past). One forward pass over the weights for all, attention per context over its own KV
+  // cache; cs[0] lends its scratch, thread pool, depth policy and statistics. Results equal each context
+  // decoding its token alone (sequential numerics). Afterwards each context's logits() holds its row and
+  // its n_past has advanced by one. The contexts must share the model and be distinct.
+  static void decode_step(const std::vector<Context*>& cs, const int32_t* tokens, bool gated = true);
   // Bytes a decode of n more tokens streams: the weights once per token (routed experts only) and the
   // KV cache up to the last new position. Decides where the addon runs the decode (inline_bytes).
   uint64_t step_bytes(int64_t n) const;
@@ -93,8 +99,9 @@ class Context {
 
  private:
   friend class Blocks;
+  // kvs: per token, the cache it belongs to (decode_step); null = this context's
   void forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-               const std::atomic<bool>* cancel, bool gated, bool sequential);
+               const std::atomic<bool>* cancel, bool gated, bool sequential, KvCache* const* kvs = nullptr);
 
   std::shared_ptr<const Model> model_;
   ContextParams params_;
