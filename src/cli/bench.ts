@@ -13,6 +13,8 @@ import {
 } from '../engine/bench.js';
 import { addCacheTypeFlags, addDepthFlags, defaultThreads, depthOptions, intArg, type DepthFlags } from './flags.js';
 import { hasDepth } from '../engine/depth/policy.js';
+import { batchedHeader, batchedRowText, runBatchedBench, type BatchedRow } from '../engine/batched-bench.js';
+import { Model } from '../engine/model.js';
 
 export interface BenchFlags extends DepthFlags {
   model: string[];
@@ -27,6 +29,25 @@ export interface BenchFlags extends DepthFlags {
   warmup: boolean;
   bw?: number | 'auto' | 'off';
   repack: boolean;
+  parallel?: number[];
+  nPp: number[];
+  nTg: number[];
+}
+
+/** `bench --parallel`: llama-batched-bench's table (or JSON lines with -o json). */
+export async function runBatchedCommand(f: BenchFlags, out: (s: string) => void): Promise<BatchedRow[]> {
+  if (f.model.length !== 1) throw new Error('--parallel measures one model: give one -m');
+  const threads = f.threads ?? [defaultThreads()];
+  if (threads.length !== 1) throw new Error('--parallel takes one thread count (-t N)');
+  const model = await Model.load(f.model[0], { repack: f.repack });
+  if (f.output === 'md') out(`model: ${model.info.description}, ${threads[0]} threads, KV ${f.cacheTypeK}/${f.cacheTypeV}\n\n` + batchedHeader());
+  const rows = await runBatchedBench(
+    model,
+    { npp: f.nPp, ntg: f.nTg, npl: f.parallel as number[], threads: threads[0], nBatch: f.batchSize, typeK: f.cacheTypeK, typeV: f.cacheTypeV },
+    (r) => out(f.output === 'md' ? batchedRowText(r) : f.output === 'json' ? JSON.stringify(r) + '\n' : ''),
+  );
+  if (f.output === 'csv') out('pp,tg,pl,n_kv,t_pp,s_pp,t_tg,s_tg,t,s\n' + rows.map((r) => [r.pp, r.tg, r.pl, r.n_kv, r.t_pp, r.s_pp, r.t_tg, r.s_tg, r.t, r.s].join(',')).join('\n') + '\n');
+  return rows;
 }
 
 export interface BenchIo {
@@ -123,6 +144,9 @@ export function registerBench(program: Command): Command {
   cmd
     .addOption(new Option('-o, --output <format>', 'output format').choices(['md', 'json', 'csv']).default('md'))
     .option('--no-warmup', 'skip the warm-up run before each test')
+    .option('--parallel <list>', "llama-batched-bench: numbers of parallel sequences (-npl), each decoding in one batched step", listArg('--parallel', 1, 256))
+    .option('--n-pp <list>', 'with --parallel: prompt tokens per sequence (-npp)', listArg('-npp', 0, 1 << 16), [32])
+    .option('--n-tg <list>', 'with --parallel: generated tokens per sequence (-ntg)', listArg('-ntg', 1, 1 << 16), [64])
     .option('--no-repack', "keep the file's weight layout (no packed copies for the CPU kernels)")
     .option(
       '--bw <GBPS|auto|off>',
@@ -132,6 +156,10 @@ export function registerBench(program: Command): Command {
     );
   cmd.action(async (flags: BenchFlags) => {
     if (flags.model.length === 0) throw new Error('no model: give -m MODEL (repeat -m for several)');
+    if (flags.parallel) {
+      await runBatchedCommand(flags, (s) => process.stdout.write(s));
+      return;
+    }
     await runBenchCommand(flags, {
       out: (s) => process.stdout.write(s),
       err: (s) => process.stderr.write(s),

@@ -13,6 +13,9 @@ const SHORT_ALIASES: Record<string, string> = {
   '-ctv': '--cache-type-v',
   '-sys': '--system-prompt',
   '-np': '--parallel',
+  '-npl': '--parallel',
+  '-npp': '--n-pp',
+  '-ntg': '--n-tg',
 };
 
 export function normalizeArgv(argv: string[]): string[] {

@@ -29,8 +29,8 @@ interface Pending {
 
 /**
  * Gathers single-token evaluations into decode steps. A step is queued on the lock when the first token
- * arrives; when its turn comes it waits one macrotask (so the sequences that the previous step resumed
- * have asked for their next token) and takes every token pending then.
+ * arrives; when its turn comes it lets the sequences that the previous step resumed ask for their next
+ * token, then takes every token pending.
  */
 export class StepBatcher {
   readonly lock = new Mutex();
@@ -39,6 +39,7 @@ export class StepBatcher {
   /** decode steps run and sequences they carried (for statistics) */
   steps = 0;
   stepTokens = 0;
+  private lastBatch = 0;
 
   step(ctx: BatchedContext, token: number, signal?: AbortSignal): Promise<Float32Array> {
     signal?.throwIfAborted();
@@ -52,7 +53,10 @@ export class StepBatcher {
   }
 
   private async runStep(): Promise<void> {
-    await new Promise<void>((r) => setImmediate(r));
+    // the sequences the last step resumed ask for their next token within a few microtasks; a setImmediate
+    // more when some of them have not yet (deep async chains: a server's stream writes)
+    for (let i = 0; i < 32; i++) await null;
+    if (this.pending.length < this.lastBatch) await new Promise<void>((r) => setImmediate(r));
     this.queued = false;
     const batch = this.pending;
     this.pending = [];
@@ -61,6 +65,7 @@ export class StepBatcher {
       await addon().decodeStep(batch.map((p) => p.ctx.native), Int32Array.from(batch.map((p) => p.token)));
       this.steps++;
       this.stepTokens += batch.length;
+      this.lastBatch = batch.length;
       for (const p of batch) p.resolve(p.ctx.native.logits());
     } catch (e) {
       for (const p of batch) p.reject(e);

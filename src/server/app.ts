@@ -45,7 +45,9 @@ export function buildApp(srv: ServerState, o: AppOptions = {}): FastifyInstance 
     if (e.validation) {
       const v = e.validation[0];
       const param = (v?.instancePath || '').replace(/^\//, '').replace(/\//g, '.') || (v?.params as { missingProperty?: string })?.missingProperty || null;
-      return reply.code(400).send(new ApiError(400, e.message.replace(/^body\/?/, ''), 'invalid_request_error', param).body());
+      // ajv names the body "body" ("body/temperature must be number", "body must be object")
+      const msg = e.message.replace(/^body\/?/, '').trim();
+      return reply.code(400).send(new ApiError(400, msg.startsWith('must ') ? `the request body ${msg}` : msg, 'invalid_request_error', param).body());
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
       return reply.code(e.statusCode).send(new ApiError(e.statusCode, e.message, 'invalid_request_error', null, e.code ?? null).body());

@@ -46,6 +46,9 @@ export async function serveTurn(
         reply.header('Retry-After', '1');
         throw new ApiError(503, e.message, 'unavailable_error', null, 503);
       }
+      // left the queue because the client went away (or the server is stopping): not a server fault
+      if (ac.signal.aborted && srv.closing.signal.aborted) throw new ApiError(503, 'the server is shutting down', 'unavailable_error', null, 503);
+      if (ac.signal.aborted) throw new ApiError(499, 'the client went away', 'invalid_request_error', null, 'client_closed_request');
       throw e;
     }
     srv.metrics.requests++;
@@ -56,7 +59,12 @@ export async function serveTurn(
       r = await it.next();
     } catch (e) {
       await it.return(undefined as never);
-      if (e instanceof ConversationError) throw new ApiError(400, e.message, 'invalid_request_error', o.stream ? null : 'messages', 'context_length_exceeded');
+      if (e instanceof ConversationError) {
+        // the conversation's refusals: too long for a slot (both messages name what the context holds), or
+        // malformed (a system message after the first, not ending with a user message, a template error)
+        const tooLong = /the context holds/.test(e.message);
+        throw new ApiError(400, e.message, 'invalid_request_error', typeof want === 'string' ? 'prompt' : 'messages', tooLong ? 'context_length_exceeded' : null);
+      }
       throw e;
     }
     if (o.stream) {
