@@ -3,6 +3,7 @@
 // unknown route, a missing or wrong API key), 5xx only for real server faults.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './openai.js';
 import { registerChat } from './routes/chat.js';
 import { registerCompletions } from './routes/completions.js';
@@ -53,6 +54,17 @@ export function buildApp(srv: ServerState, o: AppOptions = {}): FastifyInstance 
       return reply.code(e.statusCode).send(new ApiError(e.statusCode, e.message, 'invalid_request_error', null, e.code ?? null).body());
     srv.metrics.errors++;
     return reply.code(500).send(new ApiError(500, e.message, 'server_error').body());
+  });
+
+  // Once the server is stopping (srv.closing aborted), a connection closes as soon as its response is done.
+  // server.close() closes only the connections idle at that moment and then waits for the rest, so a reply
+  // still running then (a stream ends with its last chunk after the close began) would leave a keep-alive
+  // connection open, and the process waiting on it until the client drops it (never, for some clients).
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    res.once('finish', () => {
+      if (srv.closing.signal.aborted) socket.end(() => socket.destroy());
+    });
   });
 
   app.setNotFoundHandler((req, reply) => {

@@ -41,7 +41,8 @@ uint64_t Context::step_bytes(int64_t n) const {
 Context::Context(std::shared_ptr<const Model> model, const ContextParams& params)
     : model_(std::move(model)),
       params_(params),
-      pool_(params.n_threads),
+      pool_ptr_(shared_thread_pool(params.n_threads)),
+      pool_(*pool_ptr_),
       kv_(model_->hp.n_layer, params.n_ctx, kv_dims(model_->hp, false), kv_dims(model_->hp, true), params.type_k,
           params.type_v) {
   const Hparams& hp = model_->hp;

@@ -91,7 +91,7 @@ class Context {
   const Model& model() const { return *model_; }
   const ContextParams& params() const { return params_; }
   const KvCache& kv() const { return kv_; }
-  ThreadPool& pool() { return pool_; }
+  ThreadPool& pool() { return pool_; }  // shared with the other contexts of the same thread count
   const DecodeStats& stats() const { return stats_; }
 
   // Memory this context allocates beyond the mapped weights (KV cache + scratch), for the pre-check.
@@ -105,7 +105,8 @@ class Context {
 
   std::shared_ptr<const Model> model_;
   ContextParams params_;
-  ThreadPool pool_;
+  std::shared_ptr<ThreadPool> pool_ptr_;
+  ThreadPool& pool_;
   KvCache kv_;
   uint32_t n_past_ = 0;
   uint64_t weight_bytes_per_token_ = 0;  // step_bytes' constants: Model::bytes_per_token,

@@ -1,6 +1,7 @@
 #include "runtime/thread_pool.h"
 
 #include <chrono>
+#include <map>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -40,6 +41,7 @@ void ThreadPool::work_on_current(int thread) {
 }
 
 void ThreadPool::run(int64_t n_tasks, TaskFn fn, void* ctx) {
+  std::lock_guard<std::mutex> call(call_mu_);
   fn_ = fn;
   ctx_ = ctx;
   n_tasks_ = n_tasks;
@@ -86,6 +88,19 @@ void ThreadPool::worker(int index) {
     work_on_current(index);
     active_.fetch_sub(1, std::memory_order_acq_rel);
   }
+}
+
+std::shared_ptr<ThreadPool> shared_thread_pool(int n_threads) {
+  static std::mutex mu;
+  static std::map<int, std::weak_ptr<ThreadPool>> pools;
+  std::lock_guard<std::mutex> lk(mu);
+  std::weak_ptr<ThreadPool>& w = pools[n_threads];
+  std::shared_ptr<ThreadPool> p = w.lock();
+  if (!p) {
+    p = std::make_shared<ThreadPool>(n_threads);
+    w = p;
+  }
+  return p;
 }
 
 }  // namespace llama4

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -51,8 +52,15 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::atomic<int> sleepers_{0};
+  // one caller at a time: contexts share a pool (shared_thread_pool), and two of them may decode at once
+  std::mutex call_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
 };
+
+// The process's pool of n_threads threads, shared by every context of that thread count (created on first
+// use, released with its last user): several contexts (server slots, a batched step's sequences) then
+// use the same threads instead of each keeping its own spinning set.
+std::shared_ptr<ThreadPool> shared_thread_pool(int n_threads);
 
 }  // namespace llama4
