@@ -131,4 +131,9 @@ export class Context {
   truncate(n: number): void {
     this.native.truncate(n);
   }
+
+  /** Forks a sequence: this context's cache becomes positions [0, n) of src's, without evaluating them. */
+  copyFrom(src: Context, n: number): void {
+    this.native.copyFrom(src.native, n);
+  }
 }

@@ -274,6 +274,8 @@ export interface NativeContext {
   cancel(): void;
   /** Forget cached positions >= n. */
   truncate(n: number): void;
+  /** This context's cache becomes positions [0, n) of src's (same model and cache types), as llama.cpp's seq_cp. */
+  copyFrom(src: NativeContext, n: number): void;
   state(): ContextState;
 }
 

@@ -64,6 +64,25 @@ describe('decode steps of several sequences', () => {
     });
   }
 
+  it("copyFrom forks a sequence from another's prefix: the same logits as evaluating it, without evaluating", async () => {
+    const m = await Model.load(model('real/SmolLM2-135M-Instruct.Q4_1.gguf'));
+    const prefix = m.tokenizer.encode('The capital of France is Paris. The capital of Germany is', { addSpecial: true });
+    const a = m.createContext({ nCtx: 128, nThreads: 2 });
+    await a.evaluate(prefix);
+    const ref = m.createContext({ nCtx: 128, nThreads: 2 });
+    await ref.evaluate(prefix.slice(0, 8));
+    const want = (await ref.evaluate([prefix[8]])).slice();
+    const b = m.createContext({ nCtx: 64, nThreads: 2 });
+    await b.evaluate([1, 2, 3]); // overwritten by the copy
+    b.copyFrom(a, 8);
+    expect(b.nPast).toBe(8);
+    const got = await b.evaluate([prefix[8]]);
+    expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer))).toBe(true);
+    expect(() => b.copyFrom(a, prefix.length + 1)).toThrow(/holds/);
+    const other = await Model.load(model('stories260K.gguf'));
+    expect(() => other.createContext({ nCtx: 64 }).copyFrom(a, 2)).toThrow(/different models/);
+  });
+
   it('refuses contexts of another model, duplicates, mismatched token counts', async () => {
     const a = await Model.load(model('stories260K.gguf'));
     const b = await Model.load(model('synthetic/tiny-llama4.synthetic.gguf'));

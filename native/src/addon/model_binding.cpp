@@ -106,6 +106,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                        {InstanceMethod("decode", &ContextWrap::Decode), InstanceMethod("logits", &ContextWrap::Logits),
                         InstanceMethod("allLogits", &ContextWrap::AllLogits), InstanceMethod("cancel", &ContextWrap::Cancel),
                         InstanceMethod("truncate", &ContextWrap::Truncate), InstanceMethod("state", &ContextWrap::State),
+                        InstanceMethod("copyFrom", &ContextWrap::CopyFrom),
                         InstanceMethod("setDepthPolicy", &ContextWrap::SetDepthPolicy),
                         InstanceMethod("stats", &ContextWrap::Stats), InstanceMethod("resetStats", &ContextWrap::ResetStats),
                         InstanceMethod("decodeTaps", &ContextWrap::DecodeTaps)});
@@ -191,6 +192,21 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
     cancel->store(true);
     return info.Env().Undefined();
+  }
+  // copyFrom(src: NativeContext, n): this context's cache becomes src's positions [0, n)
+  Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      check_idle("copyFrom");
+      if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(g_context_ctor->Value()))
+        LLAMA4_THROW("copyFrom: the source must be a context");
+      ContextWrap* src = ContextWrap::Unwrap(info[0].As<Napi::Object>());
+      if (src->busy->load()) LLAMA4_THROW("copyFrom: the source context is busy with a decode");
+      if (!info[1].IsNumber()) LLAMA4_THROW("copyFrom: n must be a number");
+      const double n = info[1].As<Napi::Number>().DoubleValue();
+      if (!(n >= 0 && n <= 4294967295.0) || n != (double)(uint32_t)n) LLAMA4_THROW("copyFrom: n must be a whole number of positions");
+      ctx->copy_from(*src->ctx, (uint32_t)n);
+      return info.Env().Undefined();
+    });
   }
   Napi::Value Truncate(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {

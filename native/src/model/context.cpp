@@ -87,6 +87,15 @@ void Context::truncate(uint32_t n) {
   kv_.truncate(n_past_);
 }
 
+void Context::copy_from(const Context& src, uint32_t n) {
+  if (src.model_ != model_) LLAMA4_THROW("copy: the contexts belong to different models");
+  if (&src == this) return truncate(n);
+  if (n > src.n_past_) LLAMA4_THROW("copy: %u positions asked, the source holds %u", n, src.n_past_);
+  if (n > params_.n_ctx) LLAMA4_THROW("copy: %u positions do not fit a context of %u", n, params_.n_ctx);
+  kv_.copy_prefix(src.kv_, n);
+  n_past_ = n;
+}
+
 void Context::set_depth_policy(const DepthPolicy& p) {
   const uint32_t L = model_->hp.n_layer;
   if (!p.drop.empty() && p.drop.size() != L) LLAMA4_THROW("drop list has %zu entries, the model has %u blocks", p.drop.size(), L);

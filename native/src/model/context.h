@@ -72,6 +72,9 @@ class Context {
   uint64_t step_bytes(int64_t n) const;
   // Forget positions >= n (chat: reuse a common prefix).
   void truncate(uint32_t n);
+  // This context's cache becomes positions [0, n) of src's (same model and cache types): a sequence
+  // forked from another's prefix without evaluating it again.
+  void copy_from(const Context& src, uint32_t n);
 
   // Depth routing for later decodes (see depth_gates.h). `gated` in decode() turns it on per call, so
   // a speculative verifier can run full depth on the same context.

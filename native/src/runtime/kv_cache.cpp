@@ -1,6 +1,7 @@
 #include "runtime/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "runtime/error.h"
 
@@ -106,6 +107,26 @@ void KvCache::cell_range(uint32_t il, int64_t lo, int64_t hi, uint32_t* c0, uint
   const std::vector<int32_t>& ps = pos_[il];
   *c0 = (uint32_t)(std::lower_bound(ps.begin(), ps.end(), (int32_t)lo) - ps.begin());
   *c1 = (uint32_t)(std::upper_bound(ps.begin(), ps.end(), (int32_t)hi) - ps.begin());
+}
+
+void KvCache::copy_prefix(const KvCache& src, uint32_t pos) {
+  if (src.k_dims_ != k_dims_ || src.v_dims_ != v_dims_ || src.type_k_ != type_k_ || src.type_v_ != type_v_)
+    LLAMA4_THROW("KV copy: the caches differ in shape or type");
+  if (src.sparse_ != sparse_) LLAMA4_THROW("KV copy: the caches differ in layout (--depth-kv)");
+  if (pos > n_ctx_) LLAMA4_THROW("KV copy: %u positions do not fit a context of %u", pos, n_ctx_);
+  for (uint32_t il = 0; il < n_cells_.size(); il++) {
+    uint32_t c0, c1;
+    src.cell_range(il, 0, (int64_t)pos - 1, &c0, &c1);
+    const uint32_t cells = c1 - c0;  // c0 is 0: every position starts at 0
+    if (sparse_) {
+      pos_[il].assign(src.pos_[il].begin(), src.pos_[il].begin() + cells);
+      const uint32_t cap = (uint32_t)(k_[il].size() / k_row_bytes_[il]);
+      if (cells > cap) reserve_cells(il, cells);
+    }
+    std::memcpy(k_[il].data(), src.k_[il].data(), (size_t)cells * k_row_bytes_[il]);
+    std::memcpy(v_[il].data(), src.v_[il].data(), (size_t)cells * v_row_bytes_[il]);
+    n_cells_[il] = cells;
+  }
 }
 
 }  // namespace llama4

@@ -36,6 +36,9 @@ class KvCache {
   void store(uint32_t il, uint32_t pos, const float* k, const float* v);
   // Forgets every cell whose position is >= pos.
   void truncate(uint32_t pos);
+  // Replaces this cache's contents with the cells of `src` whose positions are < pos (llama.cpp's
+  // seq_cp of a prefix): same layer shapes, cache types and layout required.
+  void copy_prefix(const KvCache& src, uint32_t pos);
 
   uint32_t n_cells(uint32_t il) const { return n_cells_[il]; }
   int32_t cell_pos(uint32_t il, uint32_t c) const { return sparse_ ? pos_[il][c] : (int32_t)c; }
