@@ -6,11 +6,10 @@
 // processing or deferred afterwards), and resident memory stays flat across the run. Then
 // SIGINT with streams running and a request waiting for a slot: every client sees the end of its response
 // (no hang) and the process exits 0 within 5 s, keep-alive connections included.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer as startServerProcess, type RunningServer } from '../helpers/server.js';
 import { model } from '../helpers/shared.js';
 
 const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -29,43 +28,8 @@ const PROMPTS = [
   'List two planets.',
 ];
 
-interface Server {
-  proc: ChildProcess;
-  port: number;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-/** Starts `llama4 serve` on a free port (--port 0) and resolves once the model is loaded. */
-async function startServer(args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, [join(process.cwd(), 'bin', 'llama4.js'), 'serve', '-m', SMOL, '--port', '0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let port = 0;
-    const timer = setTimeout(() => reject(new Error(`the server did not get ready in 60 s:\n${err}`)), 60_000);
-    proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (d: string) => {
-      err += d;
-      const m = /llama4: listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) port = Number(m[1]);
-      if (/llama4: ready: /.test(err)) {
-        clearTimeout(timer);
-        if (port > 0) resolve(port);
-        else reject(new Error(`ready without a 'listening on' line:\n${err}`));
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before it was ready:\n${err}`));
-    });
-  });
-  return { proc, port, stderr: () => err, exited };
-}
+type Server = RunningServer;
+const startServer = (args: string[]) => startServerProcess(['-m', SMOL, ...args]);
 
 /** VmRSS of a process in KiB. */
 function rssKiB(pid: number): number {

@@ -3,11 +3,11 @@
 // completions, the model list, and each error kind surfacing as the client's typed error (401, 400, 404).
 // The greedy answer through the server equals `llama4 run` on the same chatml-rendered prompt, and
 // SIGTERM stops the server with exit code 0 within 5 s.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
+import { startServer as startServerProcess, type RunningServer } from '../helpers/server.js';
 import { model } from '../helpers/shared.js';
 
 const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -15,43 +15,8 @@ const KEY = 'sekrit';
 const QUESTION = 'What is the capital of France?';
 const FRANCE = [{ role: 'user' as const, content: QUESTION }];
 
-interface Server {
-  proc: ChildProcess;
-  port: number;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-/** Starts `llama4 serve` on a free port (--port 0) and resolves once the model is loaded. */
-async function startServer(args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, [join(process.cwd(), 'bin', 'llama4.js'), 'serve', '-m', SMOL, '--port', '0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let port = 0;
-    const timer = setTimeout(() => reject(new Error(`the server did not get ready in 60 s:\n${err}`)), 60_000);
-    proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (d: string) => {
-      err += d;
-      const m = /llama4: listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) port = Number(m[1]);
-      if (/llama4: ready: /.test(err)) {
-        clearTimeout(timer);
-        if (port > 0) resolve(port);
-        else reject(new Error(`ready without a 'listening on' line:\n${err}`));
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before it was ready:\n${err}`));
-    });
-  });
-  return { proc, port, stderr: () => err, exited };
-}
+type Server = RunningServer;
+const startServer = (args: string[]) => startServerProcess(['-m', SMOL, ...args]);
 
 let srv: Server;
 let client: OpenAI;
