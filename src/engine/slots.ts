@@ -81,6 +81,7 @@ export class SlotPool {
 
   /** A free slot for this request (waiting in the queue when all are busy; QueueFullError past its limit). */
   acquire(want: ChatMessage[] | string, signal?: AbortSignal): Promise<Slot> {
+    if (signal?.aborted) return Promise.reject(new Error('the client went away'));
     const s = this.pick(want);
     if (s) {
       s.busy = true;
