@@ -5,13 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { BatchedContext, StepBatcher } from '../../src/engine/batch.js';
 import { Model } from '../../src/engine/model.js';
 import { argmax } from '../../src/sampling/argmax.js';
-import { addon } from '../../src/native/addon.js';
+import { addon, type DepthPolicy } from '../../src/native/addon.js';
 import { model } from '../helpers/shared.js';
 
 const PROMPTS = ['The capital of France is', 'Once upon a time, there was', 'def fibonacci(n):', 'One, two, three,'];
 
-async function alone(m: Model, prompt: number[], steps: number): Promise<{ tokens: number[]; logits: Float32Array[] }> {
+async function alone(m: Model, prompt: number[], steps: number, policy?: DepthPolicy): Promise<{ tokens: number[]; logits: Float32Array[] }> {
   const ctx = m.createContext({ nCtx: 256, nThreads: 2 });
+  if (policy) ctx.setDepthPolicy(policy);
   let l = await ctx.evaluate(prompt);
   const tokens: number[] = [];
   const logits: Float32Array[] = [];
@@ -24,11 +25,12 @@ async function alone(m: Model, prompt: number[], steps: number): Promise<{ token
   return { tokens, logits };
 }
 
-async function together(m: Model, prompts: number[][], steps: number) {
+async function together(m: Model, prompts: number[][], steps: number, policy?: DepthPolicy) {
   const batcher = new StepBatcher();
   const ctxs = prompts.map(() => {
     const c = new BatchedContext(m, m.createContext({ nCtx: 256, nThreads: 2 }).native);
     c.batcher = batcher;
+    if (policy) c.setDepthPolicy(policy);
     return c;
   });
   // every sequence's loop runs concurrently; their decode tokens meet in the batcher's steps
@@ -63,6 +65,19 @@ describe('decode steps of several sequences', () => {
       }
     });
   }
+
+  it('with depth routing (static drop of blocks) each sequence still equals decoding it alone', async () => {
+    const m = await Model.load(model('real/SmolLM2-135M-Instruct.Q4_1.gguf'));
+    const policy: DepthPolicy = { drop: [3, 7, 11] };
+    const prompts = PROMPTS.map((p) => m.tokenizer.encode(p, { addSpecial: true }));
+    const ref = [];
+    for (const p of prompts) ref.push(await alone(m, p, 8, policy));
+    const dense = await alone(m, prompts[0], 8);
+    expect(Buffer.from(dense.logits[0].buffer).equals(Buffer.from(ref[0].logits[0].buffer))).toBe(false); // the policy changes the logits
+    const { out } = await together(m, prompts, 8, policy);
+    for (let i = 0; i < prompts.length; i++)
+      for (let s = 0; s < 8; s++) expect(Buffer.from(out[i].logits[s].buffer).equals(Buffer.from(ref[i].logits[s].buffer))).toBe(true);
+  });
 
   it("copyFrom forks a sequence from another's prefix: the same logits as evaluating it, without evaluating", async () => {
     const m = await Model.load(model('real/SmolLM2-135M-Instruct.Q4_1.gguf'));
