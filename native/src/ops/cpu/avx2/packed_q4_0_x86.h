@@ -63,7 +63,9 @@ void prep(int64_t nb, int64_t nt, const uint8_t* y, size_t by, int32_t* o, float
 
 // G groups (gx bytes apart) x T tokens (by bytes apart) over all nb blocks: s[t * ss + 8 g + r].
 // o / dy: the Aux arrays at this tile's first token, tokens as apart.
-template <typename K, int G, int T>
+// PF: prefetch the weights 8 KiB ahead (decode, and the first token tile of a batch, which streams them
+// from memory).
+template <typename K, int G, int T, bool PF = (T == 1)>
 LLAMA4_PQ_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uint8_t* y, size_t by, const int32_t* o,
                             const float* dy, int64_t as, float* s, int64_t ss) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -74,7 +76,7 @@ LLAMA4_PQ_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uint8
     for (int t = 0; t < T; t++) acc[g][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t* xb = x + (size_t)b * kBlk;
-    if constexpr (T == 1) {  // decode: 8 KiB ahead into L2, 160 bytes per 144-byte block (every line)
+    if constexpr (PF) {  // 8 KiB ahead into L2, 160 bytes per 144-byte block (every line)
       LLAMA4_PQ_UNROLL
       for (int g = 0; g < G; g++) {
         const char* p = (const char*)(xb + (size_t)g * gx) + (8 << 10);
@@ -125,12 +127,12 @@ LLAMA4_PQ_INLINE void micro(int64_t nb, const uint8_t* x, size_t gx, const uint8
 }
 
 // The last nt % TP tokens of a group tile, tr < T of them.
-template <typename K, int G, int T>
+template <typename K, int G, int T, bool PF = false>
 LLAMA4_PQ_INLINE void micro_tail(int tr, int64_t nb, const uint8_t* x, size_t gx, const uint8_t* y, size_t by,
                                  const int32_t* o, const float* dy, int64_t as, float* s, int64_t ss) {
   if constexpr (T > 0) {
-    if (tr == T) micro<K, G, T>(nb, x, gx, y, by, o, dy, as, s, ss);
-    else micro_tail<K, G, T - 1>(tr, nb, x, gx, y, by, o, dy, as, s, ss);
+    if (tr == T) micro<K, G, T, PF || T == 1>(nb, x, gx, y, by, o, dy, as, s, ss);
+    else micro_tail<K, G, T - 1, PF>(tr, nb, x, gx, y, by, o, dy, as, s, ss);
   }
 }
 
@@ -141,7 +143,14 @@ void groups(int64_t nb, int64_t ng, int64_t nt, const uint8_t* x, size_t gx, con
             const int32_t* o, const float* dy, float* s, int64_t ss) {
   for (int64_t g = 0; g + G <= ng; g += G) {
     const uint8_t* xg = x + (size_t)g * gx;
-    int64_t t = 0;
+    // the first token tile streams the groups' weights from memory (prefetched, as decode); later tiles
+    // find them in L1 / L2
+    if (nt < TP) {
+      micro_tail<K, G, TP - 1, true>((int)nt, nb, xg, gx, y, by, o, dy, nb, s + g * kPackRows, ss);
+      continue;
+    }
+    micro<K, G, TP, true>(nb, xg, gx, y, by, o, dy, nb, s + g * kPackRows, ss);
+    int64_t t = TP;
     for (; t + TP <= nt; t += TP)
       micro<K, G, TP>(nb, xg, gx, y + (size_t)t * by, by, o + t * nb, dy + t * nb, nb, s + t * ss + g * kPackRows, ss);
     if (t < nt)
