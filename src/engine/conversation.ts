@@ -53,7 +53,15 @@ export interface ConversationTotals {
 }
 
 /** A refused turn (too long, nothing to regenerate): the conversation is unchanged. */
-export class ConversationError extends Error {}
+export class ConversationError extends Error {
+  /** 'context_length_exceeded' when the prompt does not fit the context */
+  constructor(
+    message: string,
+    readonly code?: 'context_length_exceeded',
+  ) {
+    super(message);
+  }
+}
 
 /** Per-turn choices (an API request's fields); unset ones come from the conversation's settings. */
 export interface TurnOptions {
@@ -69,7 +77,6 @@ export interface TurnOptions {
 }
 
 interface Plan {
-  render: string;
   mark: number;
   chunks: { text: string; tokens: number[] }[];
   total: number;
@@ -240,7 +247,12 @@ export class Conversation {
       at = c;
     }
     const total = this.marks[mark].tokens + chunks.reduce((s, c) => s + c.tokens.length, 0);
-    return { render, mark, chunks, total };
+    return { mark, chunks, total };
+  }
+
+  /** Tokens of the system prompt alone, as the template renders it (0 without one). */
+  private systemPromptTokens(): number {
+    return this.system ? this.encode(this.render([{ role: 'system', content: this.system }], false), true).length : 0;
   }
 
   /** Room kept for the reply when deciding whether the conversation still fits. */
@@ -269,8 +281,7 @@ export class Conversation {
     let p = this.plan(this.visible(extra));
     let limit = nCtx;
     if (p.total + reserve > nCtx && o.dropOldTurns !== false) {
-      const sys = this.system ? this.render([{ role: 'system', content: this.system }], false).length : 0;
-      const sysTokens = Math.min(p.total, this.marks.find((m) => m.text >= sys && sys > 0)?.tokens ?? 0);
+      const sysTokens = Math.min(p.total, this.systemPromptTokens());
       limit = sysTokens + Math.floor((nCtx - sysTokens) / 2);
     }
     while (p.total + reserve > limit && o.dropOldTurns !== false) {
@@ -282,9 +293,10 @@ export class Conversation {
       p = this.plan(this.visible(extra));
     }
     if (p.total >= nCtx) {
-      const sys = this.system ? this.encode(this.render([{ role: 'system', content: this.system }], false), true).length : 0;
+      const sys = this.systemPromptTokens();
       throw new ConversationError(
         `the message does not fit: the prompt needs ${p.total} tokens${sys ? ` (system prompt ${sys})` : ''} and the context holds ${nCtx} (raise -c or shorten it)`,
+        'context_length_exceeded',
       );
     }
     if (extra) this.messages.push(extra);
@@ -321,7 +333,8 @@ export class Conversation {
     if (this.ctx.state().busy) throw new ConversationError('a reply is already being generated');
     if (prompt === '') throw new ConversationError('the prompt is empty');
     const p = this.planText(prompt, []);
-    if (p.total >= this.nCtx) throw new ConversationError(`the prompt needs ${p.total} tokens and the context holds ${this.nCtx}`);
+    if (p.total >= this.nCtx)
+      throw new ConversationError(`the prompt needs ${p.total} tokens and the context holds ${this.nCtx}`, 'context_length_exceeded');
     const r = yield* this.run(p, { ...o, template: false }, t0, 0);
     return { ...this.finish(r.stats, null), text: r.reply ?? '' };
   }
@@ -436,15 +449,18 @@ export class Conversation {
   private appendGenerated(tokens: number[]): void {
     const tok = this.ctx.model.tokenizer;
     const dec = new TextDecoder('utf-8');
-    let bytes = 0;
+    let bytes = 0; // token bytes so far
+    let decoded = 0; // UTF-8 bytes of the text decoded from them (fewer while a character is split)
     let text = '';
     const base = this.marks[this.marks.length - 1];
     for (let i = 0; i < tokens.length; i++) {
       const b = tok.tokenToBytes(tokens[i], true);
       bytes += b.length;
-      text += dec.decode(b, { stream: true });
+      const piece = dec.decode(b, { stream: true });
+      decoded += Buffer.byteLength(piece, 'utf8');
+      text += piece;
       this.kvTokens.push(tokens[i]);
-      if (Buffer.byteLength(text, 'utf8') === bytes) this.marks.push({ tokens: base.tokens + i + 1, text: base.text + text.length });
+      if (decoded === bytes) this.marks.push({ tokens: base.tokens + i + 1, text: base.text + text.length });
     }
     this.kvText += text;
     // a trailing partial character has no mark: the cache ends at the last whole character

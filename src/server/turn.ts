@@ -60,10 +60,9 @@ export async function serveTurn(
     } catch (e) {
       await it.return(undefined as never);
       if (e instanceof ConversationError) {
-        // the conversation's refusals: too long for a slot (both messages name what the context holds), or
-        // malformed (a system message after the first, not ending with a user message, a template error)
-        const tooLong = /the context holds/.test(e.message);
-        throw new ApiError(400, e.message, 'invalid_request_error', typeof want === 'string' ? 'prompt' : 'messages', tooLong ? 'context_length_exceeded' : null);
+        // the conversation's refusals: too long for a slot, or malformed (a system message after the first,
+        // not ending with a user message, a template error)
+        throw new ApiError(400, e.message, 'invalid_request_error', typeof want === 'string' ? 'prompt' : 'messages', e.code ?? null);
       }
       throw e;
     }

@@ -45,12 +45,12 @@ export function Prompt(p: PromptProps) {
         if (value === '') p.onEof();
         return;
       }
-      if (key.return) {
-        p.onSubmit(value);
+      const submit = (v: string) => {
+        p.onSubmit(v);
         p.history?.resetCursor();
         set('');
-        return;
-      }
+      };
+      if (key.return) return submit(value);
       if (key.upArrow || key.downArrow) {
         const h = key.upArrow ? p.history?.prev() : p.history?.next();
         if (h !== undefined) set(h);
@@ -78,24 +78,15 @@ export function Prompt(p: PromptProps) {
       if (key.tab) return complete(value);
       if (key.ctrl || key.meta || key.escape || !input) return;
       let text = input.replace(/\r\n?/g, '\n');
-      // typed text and Tab arriving in one read: insert, then complete
-      if (text.length > 1 && text.endsWith('\t') && text.indexOf('\t') === text.length - 1) {
-        const v = value.slice(0, cursor) + text.slice(0, -1) + value.slice(cursor);
-        set(v, cursor + text.length - 1);
-        if (cursor === value.length) complete(v);
-        return;
-      }
-      // typed text and Enter arriving in one read: send it
-      const sendNow = text.endsWith('\n') && text.indexOf('\n') === text.length - 1;
-      if (sendNow) text = text.slice(0, -1);
+      // typed text and a final Enter or Tab arriving in one read (a fast typist, tmux): the text, then the
+      // key; a read with line breaks inside is a paste, inserted whole
+      const last = text[text.length - 1];
+      const trailing = text.indexOf(last) === text.length - 1 && (last === '\n' || (last === '\t' && text.length > 1)) ? last : '';
+      if (trailing) text = text.slice(0, -1);
       const v = value.slice(0, cursor) + text + value.slice(cursor);
-      if (sendNow) {
-        p.onSubmit(v);
-        p.history?.resetCursor();
-        set('');
-        return;
-      }
+      if (trailing === '\n') return submit(v);
       set(v, cursor + text.length);
+      if (trailing === '\t' && cursor === value.length) complete(v);
     },
     { isActive: p.active },
   );
