@@ -66,7 +66,8 @@ function magnitudes(t: WType, w: Uint8Array, x: Float32Array, n: number, rows: n
 
 function shapes(t: WType): [number, number, number][] {
   const u = t.block === 256 ? 256 : 32;
-  return [[u, 8, 1], [u * 3, 13, 1], [u * 5, 16, 3], [u * 7, 37, 5], [u * 3, 40, 17], [u * 9, 83, 1], [u * 5, 29, 33]];
+  // token counts: decode (1), the small-batch tiles (2-6), prompt tiles with tails (17, 33)
+  return [[u, 8, 1], [u * 3, 13, 1], [u * 2, 9, 2], [u * 5, 16, 3], [u * 7, 37, 5], [u * 4, 24, 6], [u * 3, 40, 17], [u * 9, 83, 1], [u * 5, 29, 33]];
 }
 
 describe('packed kernels', () => {

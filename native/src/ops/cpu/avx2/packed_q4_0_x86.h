@@ -164,8 +164,9 @@ void groups(int64_t nb, int64_t ng, int64_t nt, const uint8_t* x, size_t gx, con
   }
 }
 
-// The PackedMatmulFn body: GD groups per tile for one token (decode), GP x TP for prompts.
-template <typename K, int GD, int GP, int TP>
+// The PackedMatmulFn body: GD groups per tile for one token (decode), GD x TS for small batches of up to TS
+// tokens (parallel sequences, speculative verify: one weight stream, as decode), GP x TP for prompts.
+template <typename K, int GD, int GP, int TP, int TS = 1, typename KD = K, typename KS = K>
 void matmul(int64_t n_in, int64_t ng, int64_t nt, const void* vx, size_t gx, const void* vy, size_t by, float* s,
             int64_t ss) {
   const int64_t nb = n_in / QK4_0;
@@ -177,7 +178,8 @@ void matmul(int64_t n_in, int64_t ng, int64_t nt, const void* vx, size_t gx, con
     A.dy.resize((size_t)(nt * nb));
   }
   prep(nb, nt, y, by, A.o.data(), A.dy.data());
-  if (nt == 1) groups<K, GD, 1>(nb, ng, 1, x, gx, y, by, A.o.data(), A.dy.data(), s, ss);
+  if (nt == 1) groups<KD, GD, 1>(nb, ng, 1, x, gx, y, by, A.o.data(), A.dy.data(), s, ss);
+  else if (nt <= TS) groups<KS, GD, TS + 1>(nb, ng, nt, x, gx, y, by, A.o.data(), A.dy.data(), s, ss);
   else groups<K, GP, TP>(nb, ng, nt, x, gx, y, by, A.o.data(), A.dy.data(), s, ss);
 }
 
