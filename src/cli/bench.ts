@@ -1,9 +1,10 @@
-// `llama4 bench -m MODEL [-m MODEL2 ...] [-p 512] [-n 128] [-t 1,2] [-r 5] [-b 512] [-ctk f16] [-o md|json|csv]`:
+// `llama4 bench -m MODEL [-m MODEL2 ...] [-p 512] [-n 128] [-d 0,4096] [-t 1,2] [-r 5] [-b 512] [-ctk f16] [-o md|json|csv]`:
 // llama.cpp's llama-bench for our engine (src/engine/bench.ts), with bandwidth columns of our own.
 // Results go to stdout; a progress line goes to stderr only when stderr is a terminal.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   BENCH_DEFAULTS,
+  MAX_BENCH_CTX,
   parseIntList,
   printerFor,
   runBench,
@@ -20,6 +21,7 @@ export interface BenchFlags extends DepthFlags {
   model: string[];
   nPrompt: number[];
   nGen: number[];
+  nDepth: number[];
   threads?: number[];
   repetitions: number;
   batchSize: number;
@@ -39,6 +41,7 @@ export async function runBatchedCommand(f: BenchFlags, out: (s: string) => void)
   if (f.model.length !== 1) throw new Error('--parallel measures one model: give one -m');
   const threads = f.threads ?? [defaultThreads()];
   if (threads.length !== 1) throw new Error('--parallel takes one thread count (-t N)');
+  if ((f.nDepth ?? [0]).some((d) => d > 0)) throw new Error('-d is not supported with --parallel (llama-batched-bench has no depth)');
   const model = await Model.load(f.model[0], { repack: f.repack });
   if (f.output === 'md') out(`model: ${model.info.description}, ${threads[0]} threads, KV ${f.cacheTypeK}/${f.cacheTypeV}\n\n` + batchedHeader());
   const rows = await runBatchedBench(
@@ -67,6 +70,15 @@ function listArg(what: string, min: number, max: number) {
   };
 }
 
+/** -d: token counts >= 0 (llama-bench's n_depth), as a comma list or ranges */
+function depthArg(v: string): number[] {
+  try {
+    return parseIntList(v, 0, MAX_BENCH_CTX);
+  } catch (e) {
+    throw new InvalidArgumentError(`-d: ${(e as Error).message}; a depth is a token count >= 0, e.g. -d 0,1024,4096`);
+  }
+}
+
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
@@ -84,6 +96,7 @@ export function benchParams(f: BenchFlags): BenchParams {
     models: f.model,
     nPrompt: f.nPrompt,
     nGen: f.nGen,
+    nDepth: f.nDepth ?? BENCH_DEFAULTS.nDepth,
     threads: f.threads ?? [defaultThreads()],
     reps: f.repetitions,
     nBatch: f.batchSize,
@@ -136,6 +149,12 @@ export function registerBench(program: Command): Command {
     .option('-m, --model <path>', 'model file (.gguf); repeat for several', collect, [])
     .option('-p, --n-prompt <list>', 'prompt lengths to test (comma list / ranges a-b[+s]; 0 skips)', listArg('-p', 0, 1 << 20), BENCH_DEFAULTS.nPrompt)
     .option('-n, --n-gen <list>', 'generation lengths to test (0 skips)', listArg('-n', 0, 1 << 20), BENCH_DEFAULTS.nGen)
+    .option(
+      '-d, --n-depth <list>',
+      'tokens already in the KV cache when each test starts, evaluated untimed (llama-bench n_depth; e.g. 0,1024,4096)',
+      depthArg,
+      BENCH_DEFAULTS.nDepth,
+    )
     .option('-t, --threads <list>', `thread counts, e.g. 1,2 or 1-8+1 (default: ${defaultThreads()})`, listArg('-t', 1, 512))
     .option('-r, --repetitions <n>', 'repetitions per test', intArg(1, 100000), BENCH_DEFAULTS.reps)
     .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), BENCH_DEFAULTS.nBatch);

@@ -8,6 +8,12 @@
 //        sampling). One warm-up per test unless disabled (the full prompt for pp, one token for tg); the KV
 //        cache is cleared before every repetition; t/s per repetition = tokens / seconds; avg_ts is the
 //        mean of those, stddev_ts their sample (n-1) standard deviation.
+//   -d D (n_depth): every test also runs with D tokens already in the cache ("pp512 @ d4096"): D random
+//        tokens (first BOS, as a prompt) are evaluated untimed, then the test runs at positions D..D+n.
+//        llama-bench evaluates the depth once and restores that state before each repetition
+//        (llama_state_seq_set_data); we evaluate it once per depth and rewind with truncate(D), which
+//        leaves exactly the same D cells. The warm-up runs at depth too. Loop order as llama-bench's:
+//        model, threads, depth, then the pp and tg tests.
 //
 // Bandwidth limit: `--bw GBPS` gives it; otherwise it is measured once per thread count with
 // measureReadBandwidth() below, which needs no native build: T worker threads each run Buffer.indexOf(0)
@@ -34,6 +40,8 @@ export interface BenchParams {
   nPrompt: number[];
   /** tgN tests; 0 entries are skipped */
   nGen: number[];
+  /** llama-bench's -d: tokens already in the cache when each test starts (0 = empty cache) */
+  nDepth?: number[];
   threads: number[];
   reps: number;
   nBatch: number;
@@ -51,6 +59,7 @@ export interface BenchParams {
 export const BENCH_DEFAULTS: Omit<BenchParams, 'models' | 'threads'> = {
   nPrompt: [512],
   nGen: [128],
+  nDepth: [0],
   reps: 5,
   nBatch: 512,
   typeK: 'f16',
@@ -74,6 +83,8 @@ export interface BenchResult {
   type_v: string;
   n_prompt: number;
   n_gen: number;
+  /** tokens in the cache before the test (llama-bench's n_depth) */
+  n_depth: number;
   test_time: string;
   avg_ns: number;
   stddev_ns: number;
@@ -109,15 +120,21 @@ export interface BenchResult {
   n_layer: number;
   /** routed expert FFN evaluations per generated token over all MoE blocks (tg; 0 for dense models) */
   experts_per_token: number | null;
+  /** KV cache bytes allocated at the end of the test (the context holds the largest depth + test; with
+   *  --depth-kv skip the sparse cache grows as used) */
+  kv_bytes: number;
+  /** KV cache bytes holding data at the end of the last repetition: n_depth + the test's tokens */
+  kv_bytes_used: number;
 }
 
 /** The fields every output format prints, in order (json adds samples_ns / samples_ts, like llama-bench). */
 export const BENCH_FIELDS = [
   'build_commit', 'cpu_info', 'backends', 'model_filename', 'model_type', 'model_size', 'model_n_params',
-  'n_batch', 'n_threads', 'type_k', 'type_v', 'n_prompt', 'n_gen', 'test_time', 'avg_ns', 'stddev_ns', 'avg_ts',
+  'n_batch', 'n_threads', 'type_k', 'type_v', 'n_prompt', 'n_gen', 'n_depth', 'test_time', 'avg_ns', 'stddev_ns', 'avg_ts',
   'stddev_ts', 'cpu_features', 'isa', 'packed_bytes', 'model_n_params_active', 'n_expert', 'n_expert_used', 'bytes_per_token',
   'read_bytes_per_token',
   'achieved_gbps', 'bw_limit_gbps', 'bw_source', 'bw_share', 'blocks_per_token', 'n_layer', 'experts_per_token',
+  'kv_bytes', 'kv_bytes_used',
 ] as const satisfies readonly (keyof BenchResult)[];
 
 // ----------------------------------------------------------------------------------------------------
@@ -209,22 +226,51 @@ export async function timeGen(ctx: Context, tm: TestModel, n: number, rng: () =>
   return Math.round((performance.now() - t0) * 1e6);
 }
 
-/** One repetition of a test on a reused context: clear the KV cache, then time it. */
+/** A test: ppN (nPrompt > 0) or tgN (nGen > 0), run with nDepth tokens already in the cache (default 0). */
+export interface BenchTest {
+  nPrompt: number;
+  nGen: number;
+  nDepth?: number;
+}
+
+/**
+ * The depth's contents, untimed: positions [from, to) get random tokens (position 0 BOS when the vocab adds
+ * BOS, as llama-bench's test_prompt fills the depth), evaluated in nBatch chunks after truncating to `from`.
+ * Positions below `from` must already hold an earlier fill.
+ */
+export async function fillDepth(ctx: Context, tm: TestModel, from: number, to: number, nBatch: number, rng: () => number): Promise<void> {
+  ctx.truncate(from);
+  if (to <= from) return;
+  const tokens = new Int32Array(to - from);
+  for (let i = 0; i < tokens.length; i++) tokens[i] = Math.floor(rng() * tm.nVocab);
+  if (tm.bos !== undefined && from === 0) tokens[0] = tm.bos;
+  const chunk = Math.max(1, Math.min(nBatch, ctx.state().nBatch));
+  for (let i = 0; i < tokens.length; i += chunk) await ctx.evaluate(tokens.subarray(i, Math.min(tokens.length, i + chunk)));
+}
+
+/**
+ * One repetition of a test on a reused context: rewind the KV cache to the test's depth (empty at depth
+ * 0; at depth D the cache must hold a fill of at least D positions), call `onStart` (untimed), then time it.
+ */
 export async function runOnce(
   ctx: Context,
   tm: TestModel,
-  test: { nPrompt: number; nGen: number },
+  test: BenchTest,
   nBatch: number,
   rng: () => number,
+  onStart?: () => void,
 ): Promise<number> {
-  ctx.truncate(0);
+  const depth = test.nDepth ?? 0;
+  ctx.truncate(depth);
+  if (ctx.nPast !== depth) throw new Error(`bench: the cache holds ${ctx.nPast} tokens where the test needs ${depth} (fill the depth first)`);
+  onStart?.();
   if (test.nPrompt > 0) return timePrompt(ctx, tm, test.nPrompt, nBatch, rng);
   return timeGen(ctx, tm, test.nGen, rng);
 }
 
-/** llama-bench's warm-up: the full prompt for pp, one token for tg. */
-export async function warmUp(ctx: Context, tm: TestModel, test: { nPrompt: number; nGen: number }, nBatch: number, rng: () => number) {
-  ctx.truncate(0);
+/** llama-bench's warm-up: the full prompt for pp, one token for tg; at the test's depth (after its fill). */
+export async function warmUp(ctx: Context, tm: TestModel, test: BenchTest, nBatch: number, rng: () => number) {
+  ctx.truncate(test.nDepth ?? 0);
   if (test.nPrompt > 0) await timePrompt(ctx, tm, test.nPrompt, nBatch, rng);
   if (test.nGen > 0) await timeGen(ctx, tm, 1, rng);
 }
@@ -241,9 +287,10 @@ export async function activeParams(path: string, info: ModelInfo): Promise<numbe
   return Math.round(info.nParams - routed * (1 - info.nExpertUsed / info.nExpert));
 }
 
-export function testName(r: { n_prompt: number; n_gen: number }): string {
-  if (r.n_prompt > 0 && r.n_gen > 0) return `pp${r.n_prompt}+tg${r.n_gen}`;
-  return r.n_prompt > 0 ? `pp${r.n_prompt}` : `tg${r.n_gen}`;
+/** llama-bench's test names: pp512, tg128, pp512+tg128, with ` @ d4096` at a depth. */
+export function testName(r: { n_prompt: number; n_gen: number; n_depth?: number }): string {
+  const base = r.n_prompt > 0 && r.n_gen > 0 ? `pp${r.n_prompt}+tg${r.n_gen}` : r.n_prompt > 0 ? `pp${r.n_prompt}` : `tg${r.n_gen}`;
+  return r.n_depth ? `${base} @ d${r.n_depth}` : base;
 }
 
 let commitCache: string | undefined;
@@ -336,6 +383,34 @@ export interface BenchHooks {
   progress?: (msg: string) => void;
   /** each finished row, in order */
   onResult?: (r: BenchResult) => void;
+  /** just before each timed repetition starts, after the cache was rewound to the test's depth (untimed) */
+  onTimingStart?: (e: TimingStart) => void;
+}
+
+/** What the cache holds when a timed repetition starts. */
+export interface TimingStart {
+  model: string;
+  threads: number;
+  /** testName(): pp512, tg128 @ d4096, ... */
+  test: string;
+  nDepth: number;
+  /** 0-based repetition */
+  rep: number;
+  /** positions in the cache (= nDepth) */
+  nPast: number;
+  /** KV bytes holding data / allocated */
+  kvBytesUsed: number;
+  kvBytes: number;
+}
+
+/** the largest context the addon creates (tokens) */
+export const MAX_BENCH_CTX = 1 << 24;
+
+export function formatKvBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(2)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(2)} KiB`;
+  return `${n} B`;
 }
 
 export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<BenchResult[]> {
@@ -347,6 +422,14 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
     ...p.nGen.filter((n) => n > 0).map((n) => ({ nPrompt: 0, nGen: n })),
   ];
   if (tests.length === 0) throw new Error('no tests: every -p and -n value is 0');
+  const depths = p.nDepth && p.nDepth.length > 0 ? p.nDepth : [0];
+  for (const d of depths) if (!Number.isInteger(d) || d < 0) throw new Error(`-d: depth ${d} is not a token count >= 0`);
+  const maxTest = Math.max(...tests.map((t) => t.nPrompt + t.nGen));
+  const maxDepth = Math.max(...depths);
+  // one context per (model, thread count) holds the largest depth plus the largest test
+  const maxCtx = maxTest + maxDepth;
+  if (maxCtx > MAX_BENCH_CTX)
+    throw new Error(`-d ${maxDepth} plus ${maxTest} test tokens needs a context of ${maxCtx} tokens; the largest is ${MAX_BENCH_CTX}`);
   const sys = addon().systemInfo();
   const common = { build_commit: buildCommit(), cpu_info: cpuInfo(), backends: 'CPU', cpu_features: sys.cpuFeatures, isa: sys.isa };
   const bwCache = new Map<number, number>();
@@ -361,8 +444,9 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
     }
     return { gbps: v, source: 'measured' };
   };
+  // llama-bench's order: for each depth, the pp tests, then the tg tests
+  const runs: BenchTest[] = depths.flatMap((nDepth) => tests.map((t) => ({ ...t, nDepth })));
   const results: BenchResult[] = [];
-  const maxCtx = Math.max(...tests.map((t) => t.nPrompt + t.nGen));
   for (const [mi, path] of p.models.entries()) {
     hooks.progress?.(`loading ${basename(path)}`);
     const model = await Model.load(path, { repack: p.repack ?? true });
@@ -371,15 +455,34 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
     const active = await activeParams(path, info);
     for (const threads of p.threads) {
       const bw = tests.some((t) => t.nGen > 0) ? await bandwidth(threads) : { gbps: null, source: null };
-      // one context per (model, thread count): the addon keeps a persistent thread pool per context
-      const ctx = model.createContext({ nCtx: maxCtx, nBatch: p.nBatch, nThreads: threads, typeK: p.typeK, typeV: p.typeV });
+      // one context per (model, thread count), sized for the largest depth plus the largest test; the
+      // addon's thread pools are shared per thread count
+      let ctx: Context;
+      try {
+        ctx = model.createContext({ nCtx: maxCtx, nBatch: p.nBatch, nThreads: threads, typeK: p.typeK, typeV: p.typeV });
+      } catch (e) {
+        const msg = (e as Error).message.replace(/; lower -c$/, '');
+        throw new Error(
+          maxDepth > 0
+            ? `bench -d ${maxDepth}: ${msg} (depth ${maxDepth} + ${maxTest} test tokens); lower -d`
+            : `bench: ${msg} (${maxTest} test tokens); lower -p / -n`,
+        );
+      }
       const depth = p.depth ? (await resolveDepth(model, p.depth)).policy : null;
       if (depth) ctx.setDepthPolicy(depth);
       const rng = makeRng(1);
-      for (const test of tests) {
-        const name = testName({ n_prompt: test.nPrompt, n_gen: test.nGen });
+      // positions [0, filled) of the cache hold depth tokens; a test at depth D overwrites those >= D
+      let filled = 0;
+      for (const test of runs) {
+        const nDepth = test.nDepth ?? 0;
+        const name = testName({ n_prompt: test.nPrompt, n_gen: test.nGen, n_depth: nDepth });
         const where = `[${mi + 1}/${p.models.length}] ${basename(path)} t=${threads} ${name}`;
         const testTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+        if (filled < nDepth) {
+          hooks.progress?.(`${where} filling the depth (${nDepth - filled} tokens)`);
+          await fillDepth(ctx, tm, filled, nDepth, p.nBatch, rng);
+        }
+        filled = nDepth;
         if (p.warmup) {
           hooks.progress?.(`${where} warm-up`);
           await warmUp(ctx, tm, test, p.nBatch, rng);
@@ -388,7 +491,22 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
         ctx.resetStats();
         for (let r = 0; r < p.reps; r++) {
           hooks.progress?.(`${where} rep ${r + 1}/${p.reps}`);
-          samplesNs.push(Math.max(1, await runOnce(ctx, tm, test, p.nBatch, rng)));
+          const onStart = hooks.onTimingStart
+            ? () => {
+                const s = ctx.state();
+                hooks.onTimingStart?.({
+                  model: path,
+                  threads,
+                  test: name,
+                  nDepth,
+                  rep: r,
+                  nPast: s.nPast,
+                  kvBytesUsed: ctx.stats().kvBytesUsed,
+                  kvBytes: s.kvBytes,
+                });
+              }
+            : undefined;
+          samplesNs.push(Math.max(1, await runOnce(ctx, tm, test, p.nBatch, rng, onStart)));
         }
         const nTok = test.nPrompt + test.nGen;
         const samplesTs = samplesNs.map((ns) => (1e9 * nTok) / ns);
@@ -415,6 +533,7 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
           type_v: p.typeV,
           n_prompt: test.nPrompt,
           n_gen: test.nGen,
+          n_depth: nDepth,
           test_time: testTime,
           avg_ns: Math.round(mean(samplesNs)),
           stddev_ns: Math.round(stdev(samplesNs)),
@@ -435,6 +554,8 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
           n_layer: info.nLayer,
           experts_per_token: isTg ? st.expertEvals / Math.max(1, genTokens) : null,
           read_bytes_per_token: isTg ? st.weightBytes / Math.max(1, genTokens) : null,
+          kv_bytes: ctx.state().kvBytes,
+          kv_bytes_used: st.kvBytesUsed,
         };
         results.push(r);
         hooks.onResult?.(r);
@@ -470,7 +591,9 @@ interface MdColumn {
 /**
  * llama-bench's markdown table (model | size | params | backend | threads | [non-default params] | test |
  * t/s), then our columns: active params, bytes per generated token, achieved GB/s and share of the
- * bandwidth limit (tg rows only). Rows stream as tests finish; the footer names build, CPU and ISA.
+ * bandwidth limit (tg rows only), blocks per token with depth gating, KV cache bytes used and allocated.
+ * Tests at a depth are named `pp512 @ d4096` (llama-bench). Rows stream as tests finish; the footer names
+ * build, CPU and ISA.
  */
 export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV' | 'depth'>): Printer {
   const cols: MdColumn[] = [
@@ -507,10 +630,15 @@ export function markdownPrinter(p: Pick<BenchParams, 'nBatch' | 'typeK' | 'typeV
       right: true,
       value: (r) => (r.blocks_per_token === null ? '' : `${r.blocks_per_token.toFixed(2)}/${r.n_layer}`),
     });
+  // the KV cache as the test left it (n_depth + the test's tokens) and what the context allocated
+  cols.push(
+    { name: 'KV used', right: true, value: (r) => formatKvBytes(r.kv_bytes_used) },
+    { name: 'KV alloc', right: true, value: (r) => formatKvBytes(r.kv_bytes) },
+  );
   // fixed widths so rows can stream (llama-bench: model 30, size/params 9, test 15, t/s 20); size gets 10 for
   // 'nnn.nn MiB'
   const width = (c: MdColumn) =>
-    Math.max(c.name.length, { model: 30, size: 10, params: 9, test: 15, 't/s': 20, active: 9, 'B/tok': 10, read: 8, 'of bw': 8 }[c.name] ?? 6);
+    Math.max(c.name.length, { model: 30, size: 10, params: 9, test: 15, 't/s': 20, active: 9, 'B/tok': 10, read: 8, 'of bw': 8, 'KV used': 10, 'KV alloc': 10 }[c.name] ?? 6);
   const line = (cells: string[]) =>
     `| ${cells.map((s, i) => (cols[i].right ? s.padStart(width(cols[i])) : s.padEnd(width(cols[i])))).join(' | ')} |\n`;
   return {

@@ -1,4 +1,5 @@
 // llama4 bench: table shape, json fields, csv quoting and argument errors. Speed is never asserted.
+import { totalmem } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerBench, runBenchCommand, type BenchFlags } from '../../src/cli/bench.js';
@@ -14,10 +15,12 @@ import {
   type BenchResult,
 } from '../../src/engine/bench.js';
 import { addon } from '../../src/native/addon.js';
+import { cli } from '../helpers/cli.js';
 import { model } from '../helpers/shared.js';
 
 const STORIES = model('stories260K.gguf');
 const MOE = model('synthetic/tiny-llama4-q8_0.synthetic.gguf');
+const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
 
 interface Captured {
   out: string;
@@ -48,18 +51,24 @@ describe('llama4 bench', () => {
     expect(err).toBe(''); // no progress line when not asked for (not a terminal)
     const lines = out.trimEnd().split('\n');
     const cells = (l: string) => l.split('|').slice(1, -1).map((s) => s.trim());
-    expect(cells(lines[0])).toEqual(['model', 'size', 'params', 'backend', 'threads', 'test', 't/s', 'active', 'B/tok', 'read', 'GB/s', 'of bw']);
-    expect(lines[1]).toMatch(/^\|-+\|-+:\|-+:\|-+\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|$/);
+    expect(cells(lines[0])).toEqual([
+      'model', 'size', 'params', 'backend', 'threads', 'test', 't/s', 'active', 'B/tok', 'read', 'GB/s', 'of bw', 'KV used', 'KV alloc',
+    ]);
+    expect(lines[1]).toMatch(/^\|-+\|-+:\|-+:\|-+\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|-+:\|$/);
     const pp = cells(lines[2]);
     const tg = cells(lines[3]);
     expect(pp.slice(0, 6)).toEqual(['llama 293K F32', '1.12 MiB', '0.29 M', 'CPU', '1', 'pp16']);
     expect(tg.slice(0, 6)).toEqual(['llama 293K F32', '1.12 MiB', '0.29 M', 'CPU', '1', 'tg8']);
     for (const r of [pp, tg]) expect(r[6]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
-    expect(pp.slice(8)).toEqual(['', '', '', '']); // bandwidth columns are for tg only
+    expect(pp.slice(8, 12)).toEqual(['', '', '', '']); // bandwidth columns are for tg only
     expect(tg[8]).toMatch(/^\d+\.\d\d MiB$/);
     expect(tg[9]).toBe('100.0 %'); // F32: no packed layout, the kernels read exactly B/tok
     expect(tg[10]).toMatch(/^\d+\.\d\d$/);
     expect(tg[11]).toMatch(/^\d+\.\d %$/);
+    // KV cache: stories260K holds 5 layers x 4 KV heads x 8 dims x K,V x f16 = 640 bytes per position; the
+    // context holds the largest test (16 tokens)
+    expect(pp.slice(12)).toEqual(['10.00 KiB', '10.00 KiB']);
+    expect(tg.slice(12)).toEqual(['5.00 KiB', '10.00 KiB']);
     // every row has the same width
     expect(new Set(lines.slice(0, 4).map((l) => l.length)).size).toBe(1);
     const sys = addon().systemInfo();
@@ -75,7 +84,8 @@ describe('llama4 bench', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toMatch(/\| threads \| +n_batch \| +type_k \| +test \|/);
     expect(lines[2]).toMatch(/\| +8 \| +f32 \| +tg4 \|/);
-    expect(lines[2]).toMatch(/\| +n\/a \|$/);
+    // KV: 4 positions, K in f32 (5 layers x 32 values x 4 bytes), V in f16 (5 x 32 x 2): 960 bytes each
+    expect(lines[2]).toMatch(/\| +n\/a \| +3\.75 KiB \| +3\.75 KiB \|$/);
     expect(lines.filter((l) => l.startsWith('| llama'))).toHaveLength(1); // -p 0 skips pp
   });
 
@@ -178,5 +188,67 @@ describe('llama4 bench', () => {
     expect(median([4, 1, 2, 3])).toBe(2.5);
     const bw = await measureReadBandwidth(1, 16 << 20, 1);
     expect(bw).toBeGreaterThan(0);
+  });
+});
+
+describe('llama4 bench -d (llama-bench n_depth)', () => {
+  const cells = (l: string) => l.split('|').slice(1, -1).map((s) => s.trim());
+
+  it("names tests 'pp8 @ d24' / 'tg4 @ d24' (plain at depth 0) and shows the KV cache used and allocated", async () => {
+    const { out, flags } = await bench(['-m', STORIES, '-p', '8', '-n', '4', '-d', '0,24', '-r', '2', '-t', '1', '--bw', 'off']);
+    expect(flags?.nDepth).toEqual([0, 24]);
+    const lines = out.trimEnd().split('\n');
+    const rows = lines.filter((l) => l.startsWith('| llama')).map(cells);
+    expect(rows.map((r) => r[5])).toEqual(['pp8', 'tg4', 'pp8 @ d24', 'tg4 @ d24']);
+    // 640 bytes per position: used = depth + the test's tokens; one context of 24 + 8 positions
+    expect(rows.map((r) => r.slice(-2))).toEqual([
+      ['5.00 KiB', '20.00 KiB'],
+      ['2.50 KiB', '20.00 KiB'],
+      ['20.00 KiB', '20.00 KiB'],
+      ['17.50 KiB', '20.00 KiB'],
+    ]);
+    expect(new Set(lines.slice(0, 6).map((l) => l.length)).size).toBe(1);
+  });
+
+  it('json and csv carry n_depth where llama-bench puts it (after n_gen), and kv_bytes / kv_bytes_used', async () => {
+    const { out } = await bench(['-m', STORIES, '-p', '8', '-n', '4', '-d', '16', '-r', '1', '-t', '1', '--bw', 'off', '-o', 'json']);
+    const j = JSON.parse(out) as Record<string, unknown>[];
+    expect(Object.keys(j[0]).indexOf('n_depth')).toBe(Object.keys(j[0]).indexOf('n_gen') + 1);
+    expect(j.map((o) => [o.n_prompt, o.n_gen, o.n_depth, o.kv_bytes_used, o.kv_bytes])).toEqual([
+      [8, 0, 16, 24 * 640, 24 * 640],
+      [0, 4, 16, 20 * 640, 24 * 640],
+    ]);
+    const csv = (await bench(['-m', STORIES, '-p', '0', '-n', '4', '-d', '16', '-r', '1', '-t', '1', '--bw', 'off', '-o', 'csv'])).out;
+    const [head, row] = csv.trimEnd().split('\n');
+    expect(head).toContain(',n_prompt,n_gen,n_depth,test_time,');
+    expect(head.endsWith(',kv_bytes,kv_bytes_used')).toBe(true);
+    const values = row.slice(1, -1).split('","');
+    const o = Object.fromEntries(head.split(',').map((f, i) => [f, values[i]]));
+    expect(o).toMatchObject({ n_prompt: '0', n_gen: '4', n_depth: '16', kv_bytes_used: String(20 * 640) });
+  });
+
+  it('rejects bad depths with a clear usage error (exit code 1 from the CLI)', async () => {
+    for (const bad of ['-1', 'x', '1,,2', '', '8-4', '0,-5']) {
+      const c = bench(['-m', STORIES, '-d', bad]);
+      await expect(c).rejects.toBeInstanceOf(CommanderError);
+      await expect(c).rejects.toMatchObject({ code: 'commander.invalidArgument', message: expect.stringMatching(/-d: .*a depth is a token count >= 0/) });
+    }
+    for (const bad of ['-1', 'x']) {
+      const r = cli(['bench', '-m', STORIES, '-d', bad]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`error: option '-d, --n-depth <list>' argument '${bad}' is invalid. -d: '${bad}' is not a number`);
+      expect(r.stderr).toContain('a depth is a token count >= 0, e.g. -d 0,1024,4096');
+    }
+    const p = cli(['bench', '-m', STORIES, '--parallel', '1', '-d', '8', '-t', '1']);
+    expect([p.code, p.stderr]).toEqual([1, 'llama4: -d is not supported with --parallel (llama-batched-bench has no depth)\n']);
+  });
+
+  // (skipped on a machine that could hold it: it would then fill 16M tokens)
+  it.skipIf(totalmem() > 600 * 1024 ** 3)('a depth whose KV cache cannot fit in memory is refused before anything is evaluated', async () => {
+    // SmolLM2: 30 layers x 3 KV heads x 64 x K,V x f32 = 46080 bytes per position: ~690 GiB at 16M tokens
+    const c = bench(['-m', SMOL, '--no-repack', '-ctk', 'f32', '-ctv', 'f32', '-p', '16', '-n', '0', '-d', '16000000', '-r', '1', '-t', '1']);
+    await expect(c).rejects.toThrow(/^bench -d 16000000: a context of 16000016 tokens needs [\d.]+ GiB .* of memory is available \(depth 16000000 \+ 16 test tokens\); lower -d$/);
+    await expect(bench(['-m', STORIES, '-p', '16', '-n', '0', '-d', String(1 << 24)])).rejects.toThrow(/the largest is 16777216/);
   });
 });
