@@ -4,6 +4,7 @@
 import { Box, Text, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ConversationError } from '../engine/conversation.js';
+import { dropsLine } from '../engine/depth/policy.js';
 import { completeCommand, isCommand, runCommand } from './commands/index.js';
 import { bannerInfo } from './components/Banner.js';
 import { ProgressBar } from './components/ProgressBar.js';
@@ -37,7 +38,7 @@ export function depthDescription(s: ChatSession): string {
     const t = s.settings.depthThreshold ?? s.depth.policy.gates.info().threshold;
     return `on (threshold ${t.toFixed(3)})`;
   }
-  return `static drop of blocks ${s.depth.dropped.join(',')}`;
+  return dropsLine(s.depth).replace(/^llama4: /, '').trim();
 }
 
 export function App({ open, loadProgress, history, onExit, throttleMs = 50 }: AppProps) {

@@ -2,6 +2,7 @@
 // an adapter beside it (the model file is never modified).
 import type { Command } from 'commander';
 import { calibrate, type CalibrationReport } from '../engine/depth/calibrate.js';
+import type { Granularity } from '../engine/depth/adapter.js';
 import { Model } from '../engine/model.js';
 import { Option } from 'commander';
 import { addModelFlag, addRepackFlag, defaultThreads, floatArg, intArg, readPrompt, type RepackFlags } from './flags.js';
@@ -20,7 +21,8 @@ interface CalibrateFlags extends RepackFlags {
   seed: number;
   threads?: number;
   depthKv: 'fill' | 'skip';
-  labels: 'kl' | 'rel';
+  labels?: 'kl' | 'rel';
+  granularity: Granularity;
   json?: boolean;
 }
 
@@ -28,7 +30,8 @@ export function formatReport(r: CalibrationReport): string {
   const c = r.chosen;
   const lines = [
     `calibrated on ${r.tokensCalib} tokens, threshold chosen on ${r.tokensHeldout} held-out tokens (seed ${r.seed}, ${r.seconds.toFixed(1)} s)`,
-    `threshold ${c.threshold.toFixed(4)}: ${(c.skipRate * 100).toFixed(1)}% of gated blocks skipped, ${c.blocksPerToken.toFixed(2)} of ${r.nLayer} blocks per token`,
+    `granularity ${r.granularity} (${r.labels} labels): threshold ${c.threshold.toFixed(4)}: ${(c.skipRate * 100).toFixed(1)}% of gated ${r.granularity === 'block' ? 'blocks' : r.granularity === 'attn' ? 'attention sublayers' : r.granularity === 'ffn' ? 'FFN sublayers' : 'sublayers'} skipped ` +
+      `(attention ${(c.attnSkipRate * 100).toFixed(1)}%, FFN ${(c.ffnSkipRate * 100).toFixed(1)}%), ${c.blocksPerToken.toFixed(2)} of ${r.nLayer} blocks per token`,
     `held-out: perplexity ${c.pplGated.toFixed(4)} gated vs ${c.pplDense.toFixed(4)} dense (${(((c.pplGated / c.pplDense) - 1) * 100).toFixed(2)}%), ` +
       `top-1 agreement ${(c.top1Agreement * 100).toFixed(1)}%, mean KL ${c.meanKl.toFixed(4)} nats`,
     `skip rate per block: ${c.perBlockSkip.map((s) => (s * 100).toFixed(0)).join(' ')} (%)`,
@@ -53,7 +56,8 @@ export function registerCalibrate(program: Command): void {
     .option('-s, --seed <n>', 'seed (the result is deterministic for a seed)', intArg(0, 0xffffffff), 42)
     .option('-t, --threads <n>', 'threads', intArg(1, 512))
     .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks during threshold selection').choices(['fill', 'skip']).default('fill'))
-    .addOption(new Option('--labels <kind>', "what makes a token skip a block: 'kl' (a removal pass per block) or 'rel' (relative update, cheaper)").choices(['kl', 'rel']).default('rel'))
+    .addOption(new Option('--granularity <g>', 'what a gate skips: attn (attention sublayer), ffn, sublayer (both, separate gates) or block').choices(['attn', 'ffn', 'sublayer', 'block']).default('block'))
+    .addOption(new Option('--labels <kind>', "what makes a token skip a sublayer: 'kl' (a removal pass per sublayer; default for attn/ffn/sublayer) or 'rel' (relative update, cheaper; default for block)").choices(['kl', 'rel']))
     .option('--json', 'print the calibration report as JSON');
   cmd.action(async (flags: CalibrateFlags) => {
     const text = readPrompt(flags);
@@ -70,6 +74,7 @@ export function registerCalibrate(program: Command): void {
       nThreads: flags.threads ?? defaultThreads(),
       kv: flags.depthKv,
       labels: flags.labels,
+      granularity: flags.granularity,
       onProgress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`),
     });
     if (tty) process.stderr.write('\r\x1b[K');

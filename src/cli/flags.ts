@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
 import type { ContextOptions } from '../engine/model.js';
-import type { DepthOptions } from '../engine/depth/policy.js';
+import { parseSublayerDrop, type DepthOptions, type SublayerDrop } from '../engine/depth/policy.js';
 
 const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
@@ -163,7 +163,19 @@ export function addDepthFlags(cmd: Command): Command {
     .option('--depth-shared <p>', 'MoE blocks with a shared expert: below the threshold but at least p, run the shared expert only', floatArg(0, 1))
     .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks: fill (computed anyway) or skip (not written; saves memory)').choices(['fill', 'skip']).default('fill'))
     .option('--drop-layers <list>', 'static baseline: always skip these blocks (comma list)', listArg)
-    .option('--drop-auto <r>', 'static baseline: skip this fraction of blocks, lowest block influence first (ShortGPT)', floatArg(0, 0.99));
+    .option('--drop-auto <r>', 'static baseline: skip this fraction of blocks, lowest block influence first (ShortGPT)', floatArg(0, 0.99))
+    .option('--drop-attn <list|auto[:r]>', 'static baseline: always skip these attention sublayers (no KV for them), or the fraction r (auto: 0.25) of lowest influence', sublayerDropArg('--drop-attn'))
+    .option('--drop-ffn <list|auto[:r]>', 'static baseline: always skip these FFN sublayers, or the fraction r (auto: 0.25) of lowest influence', sublayerDropArg('--drop-ffn'));
+}
+
+function sublayerDropArg(flag: string) {
+  return (v: string): SublayerDrop => {
+    try {
+      return parseSublayerDrop(v, flag);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message.replace(`${flag}: `, ''));
+    }
+  };
 }
 
 function listArg(v: string): number[] {
@@ -180,6 +192,8 @@ export interface DepthFlags {
   depthKv: 'fill' | 'skip';
   dropLayers?: number[];
   dropAuto?: number;
+  dropAttn?: SublayerDrop;
+  dropFfn?: SublayerDrop;
 }
 
 export function depthOptions(f: DepthFlags): DepthOptions {
@@ -191,6 +205,8 @@ export function depthOptions(f: DepthFlags): DepthOptions {
     kv: f.depthKv,
     dropLayers: f.dropLayers,
     dropAuto: f.dropAuto,
+    dropAttn: f.dropAttn,
+    dropFfn: f.dropFfn,
   };
 }
 

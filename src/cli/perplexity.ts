@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Model } from '../engine/model.js';
 import { DEFAULT_PPL_CTX, perplexity, type PerplexityResult } from '../engine/perplexity.js';
 import { formatBytes } from './format.js';
-import { resolveDepth } from '../engine/depth/policy.js';
+import { dropsLine, resolveDepth } from '../engine/depth/policy.js';
 import {
   addContextFlags,
   addDepthFlags,
@@ -52,8 +52,7 @@ export async function runPerplexity(flags: PerplexityFlags, io: PerplexityIo): P
   const { nCtx, ...context } = contextOptions(flags);
   const json = flags.json ?? false;
   const depth = await resolveDepth(model, depthOptions(flags), text);
-  if (depth.dropped.length)
-    io.err(`perplexity: static drop of blocks ${depth.dropped.join(',')}${depth.influenceSource ? ` (block influence from ${depth.influenceSource})` : ''}\n`);
+  io.err(dropsLine(depth).replace(/^llama4: /, 'perplexity: '));
   const result = await perplexity(model, text, {
     nCtx: nCtx ?? DEFAULT_PPL_CTX,
     maxChunks: flags.chunks,
@@ -85,7 +84,8 @@ export async function runPerplexity(flags: PerplexityFlags, io: PerplexityIo): P
       `llama4: eval: ${r.nEvaluated} tokens in ${r.evalMs.toFixed(2)} ms (${r.tokensPerSecond.toFixed(2)} t/s), total ${(r.totalMs / 1000).toFixed(2)} s\n` +
       `llama4: blocks executed per token: ${r.blocksPerToken.toFixed(2)} of ${r.nLayer}\n` +
       (depth.policy
-        ? `llama4: skip rate per block (%): ${r.skipPerBlock.map((x) => Math.round(x * 100)).join(' ')}; KV in use ${formatBytes(r.kvBytesUsed)}\n`
+        ? `llama4: skip rate per block (%): ${r.skipPerBlock.map((x) => Math.round(x * 100)).join(' ')}; KV in use ${formatBytes(r.kvBytesUsed)}\n` +
+          `llama4: sublayers skipped (blocks 1..${r.nLayer - 2}): attention ${(r.attnSkipRate * 100).toFixed(1)}%, FFN ${(r.ffnSkipRate * 100).toFixed(1)}%\n`
         : '') +
       (r.dense
         ? `llama4: vs dense: perplexity ${r.dense.pplDense.toFixed(4)}, top-1 agreement ${(r.dense.top1Agreement * 100).toFixed(2)}%, mean KL ${r.dense.meanKl.toFixed(5)} nats\n`

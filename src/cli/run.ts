@@ -3,7 +3,7 @@
 // reports the dual-sparsity figures; --depth-exact decodes self-speculatively with output identical to
 // dense greedy decoding.
 import type { Command } from 'commander';
-import { depthSummary, hasDepth, resolveDepth } from '../engine/depth/policy.js';
+import { depthSummary, dropsLine, hasDepth, resolveDepth } from '../engine/depth/policy.js';
 import { generateExact, newExactStats } from '../engine/depth/speculative.js';
 import { generate, type GenerationStats } from '../engine/generate.js';
 import { Model, type Context } from '../engine/model.js';
@@ -71,14 +71,14 @@ export async function runCompletion(flags: RunFlags, io: RunIo): Promise<Generat
   if (tokens.length >= nCtx) throw new Error(`the prompt is ${tokens.length} tokens, the context only ${nCtx} (raise -c)`);
   const depth = depthOptions(flags);
   if (flags.depthExact) {
-    if (!hasDepth(depth)) throw new Error('--depth-exact drafts with depth gates: give --depth-gates (or --drop-layers / --drop-auto)');
+    if (!hasDepth(depth)) throw new Error('--depth-exact drafts with depth gates: give --depth-gates (or --drop-layers / --drop-auto / --drop-attn / --drop-ffn)');
     if (flags.temp > 0) throw new Error('--depth-exact reproduces dense greedy decoding: use --temp 0');
     if (depth.kv === 'skip') throw new Error('--depth-exact needs --depth-kv fill');
   }
-  const resolved = await resolveDepth(model, depth, prompt);
+  // the exact mode verifies on the same context at full depth: it keeps every layer's KV
+  const resolved = await resolveDepth(model, { ...depth, keepDroppedKv: flags.depthExact }, prompt);
   if (resolved.policy) ctx.setDepthPolicy(resolved.policy);
-  if (resolved.dropped.length)
-    io.err(`llama4: static drop of blocks ${resolved.dropped.join(',')}${resolved.influenceSource ? ` (block influence from ${resolved.influenceSource})` : ''}\n`);
+  io.err(dropsLine(resolved));
   if (flags.echo) io.out(prompt);
   const stats: GenerationStats = { promptTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'length' };
   let exactLine = '';

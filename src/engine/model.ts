@@ -123,8 +123,8 @@ export class Context {
   }
 
   /** Full-depth evaluation of one batch recording per-block taps (calibration). */
-  taps(tokens: ArrayLike<number>, features = true): Promise<BlockTaps> {
-    return this.native.decodeTaps(Int32Array.from(tokens), { features });
+  taps(tokens: ArrayLike<number>, features: boolean | { features?: boolean; ffnFeatures?: boolean } = true): Promise<BlockTaps> {
+    return this.native.decodeTaps(Int32Array.from(tokens), typeof features === 'boolean' ? { features } : features);
   }
 
   /** Forgets cached positions >= n (e.g. to reuse a common prefix across chat turns). */

@@ -5,7 +5,7 @@
 // them, so every scored token has at least nCtx/2 tokens of context. PPL = exp(mean NLL), and the error is
 // llama-perplexity's: PPL * sqrt((E[nll²] - E[nll]²) / (count - 1)).
 import type { DepthPolicy } from '../native/addon.js';
-import { compareLogits } from './depth/calibrate.js';
+import { compareLogits, innerSkipRate } from './depth/calibrate.js';
 import type { ContextOptions, Model } from './model.js';
 
 /**
@@ -94,6 +94,9 @@ export interface PerplexityResult {
   blocksPerToken: number;
   /** per block: fraction of evaluated tokens that skipped it */
   skipPerBlock: number[];
+  /** fraction of the gateable (not first or last) attention / FFN sublayer evaluations skipped */
+  attnSkipRate: number;
+  ffnSkipRate: number;
   /** KV bytes holding data at the end of the last chunk (less than kvBytes with --depth-kv skip) */
   kvBytesUsed: number;
   dense?: DenseComparison;
@@ -210,15 +213,18 @@ export async function perplexity(model: Model, text: string, options: Perplexity
   let evalMs = 0;
   const depth = options.evaluation?.depth ?? null;
   if (depth) ctx.setDepthPolicy({ ...depth, prefill: true });
+  // the dense reference runs in a context of its own: a static attention drop leaves the gated one without
+  // those layers' KV
+  const denseCtx = options.evaluation?.compareDense ? model.createContext({ ...base, nCtx, nBatch: Math.min(base.nBatch ?? nCtx, nCtx) }) : undefined;
   const cmp = { kl: 0, agree: 0, nllD: 0, count: 0 };
   let kvUsed = 0;
   for (let c = 0; c < chunks.length; c++) {
     options.signal?.throwIfAborted();
     let denseLogits: Float32Array | undefined;
-    if (options.evaluation?.compareDense) {
-      ctx.truncate(0);
-      await ctx.evaluate(chunks[c], { allLogits: true, signal: options.signal, gated: false, sequential: true });
-      denseLogits = ctx.allLogits();
+    if (denseCtx) {
+      denseCtx.truncate(0);
+      await denseCtx.evaluate(chunks[c], { allLogits: true, signal: options.signal, gated: false, sequential: true });
+      denseLogits = denseCtx.allLogits();
     }
     ctx.truncate(0);
     const t = performance.now();
@@ -266,6 +272,8 @@ export async function perplexity(model: Model, text: string, options: Perplexity
     nLayer,
     blocksPerToken: nEvaluated > 0 ? blocksRun / nEvaluated : nLayer,
     skipPerBlock,
+    attnSkipRate: innerSkipRate(ds.attnRuns, ds.attnSkips),
+    ffnSkipRate: innerSkipRate(ds.ffnRuns, ds.ffnSkips),
     kvBytesUsed: kvUsed,
     ...(cmp.count > 0
       ? { dense: { top1Agreement: cmp.agree / cmp.count, meanKl: cmp.kl / cmp.count, pplDense: Math.exp(cmp.nllD / cmp.count) } }
@@ -273,3 +281,4 @@ export async function perplexity(model: Model, text: string, options: Perplexity
     addBos,
   };
 }
+

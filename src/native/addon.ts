@@ -181,8 +181,12 @@ export interface DepthGatesInfo {
   baseModel: string;
   /** calibrated global threshold (a probability) */
   threshold: number;
-  /** per block: gate present, per-block threshold (< 0: the global one) */
+  /** adapter format: 1 (block gates only) or 2 (block / attention / FFN gates) */
+  version: number;
+  /** per block: gate present, per-block threshold (< 0: the global one); block, attention and FFN gates */
   layers: { present: boolean; threshold: number }[];
+  attn: { present: boolean; threshold: number }[];
+  ffn: { present: boolean; threshold: number }[];
 }
 
 export interface NativeDepthGates {
@@ -198,8 +202,14 @@ export interface DepthPolicy {
   prefill?: boolean;
   /** KV of a skipped block: computed anyway ('fill', default) or not written ('skip') */
   kv?: 'fill' | 'skip';
-  /** blocks always skipped (static removal baseline) */
+  /** blocks always skipped (static removal baseline; applies to prompts too) */
   drop?: number[];
+  /** attention sublayers always skipped (no KV allocated for them unless freeDroppedKv is false) */
+  dropAttn?: number[];
+  /** FFN sublayers always skipped */
+  dropFfn?: number[];
+  /** release the KV of statically dropped attention layers (default true; false where the same context also runs full depth) */
+  freeDroppedKv?: boolean;
   /**
    * MoE blocks with a shared expert (Llama 4): a token whose gate is below the threshold but at least
    * this runs attention and the shared expert only (routed experts skipped). Unset: two-way decisions.
@@ -240,6 +250,13 @@ export interface DecodeStats {
   blockSkips: number[];
   /** MoE blocks: runs that used the shared expert only */
   blockSharedOnly: number[];
+  /** per block: routed token evaluations that ran / skipped its attention and its FFN */
+  attnRuns: number[];
+  attnSkips: number[];
+  ffnRuns: number[];
+  ffnSkips: number[];
+  /** KV bytes allocated now / holding data */
+  kvBytes: number;
   kvBytesUsed: number;
 }
 
@@ -250,6 +267,13 @@ export interface BlockTaps {
   cos: Float32Array;
   /** [nLayer][nTokens] |h_out - h_in| / |h_in| */
   rel: Float32Array;
+  /** [nLayer][nTokens][nEmbd] the FFN gates' features (the FFN norm's output); empty unless ffnFeatures */
+  featFfn: Float32Array;
+  /** [nLayer][nTokens] per sublayer: attention h_in -> h_mid, FFN h_mid -> h_out */
+  cosAttn: Float32Array;
+  relAttn: Float32Array;
+  cosFfn: Float32Array;
+  relFfn: Float32Array;
 }
 
 export interface DecodeOptions {
@@ -266,7 +290,7 @@ export interface NativeContext {
   stats(): DecodeStats;
   resetStats(): void;
   /** Full-depth evaluation of one batch (<= nBatch tokens) recording per-block taps. */
-  decodeTaps(tokens: Int32Array, options?: { features?: boolean }): Promise<BlockTaps>;
+  decodeTaps(tokens: Int32Array, options?: { features?: boolean; ffnFeatures?: boolean }): Promise<BlockTaps>;
   /** Zero-copy view of the last token's logits; overwritten by the next decode. */
   logits(): Float32Array;
   /** Copy of every token's logits from the last decode(…, true): [rows * nVocab]. */

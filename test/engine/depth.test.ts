@@ -161,12 +161,15 @@ describe('depth gates', () => {
     expect(maxDiff(b[3], c[3])).toBeGreaterThan(1e-4);
   });
 
-  it('static drop removes blocks for decode tokens', async () => {
+  it('static drop removes blocks for prompt and decode tokens, and their KV', async () => {
     const ctx = m.createContext({ nCtx: 64 });
+    const dense = ctx.stats().kvBytes;
     ctx.setDepthPolicy({ drop: [1, 2] });
+    expect(ctx.stats().kvBytes).toBe(dense / 2); // 2 of 4 layers' caches released
     await ctx.evaluate(prompt.slice(0, 5));
     await decodeAll(ctx, prompt.slice(5, 8));
-    expect(ctx.stats().blockRuns).toEqual([3, 0, 0, 3]);
+    expect(ctx.stats().blockRuns).toEqual([8, 0, 0, 8]);
+    expect(ctx.stats().attnSkips).toEqual([0, 8, 8, 0]);
     expect(() => ctx.setDepthPolicy({ drop: [9] })).toThrow(/block 9 does not exist/);
   });
 });

@@ -38,14 +38,20 @@ class GatesWrap : public Napi::ObjectWrap<GatesWrap> {
     o.Set("source", gates->source);
     o.Set("baseModel", gates->base_model);
     o.Set("threshold", gates->threshold);
-    Napi::Array layers = Napi::Array::New(env, gates->layers.size());
-    for (size_t i = 0; i < gates->layers.size(); i++) {
-      Napi::Object l = Napi::Object::New(env);
-      l.Set("present", gates->layers[i].present);
-      l.Set("threshold", gates->layers[i].threshold);
-      layers.Set((uint32_t)i, l);
-    }
-    o.Set("layers", layers);
+    o.Set("version", gates->version);
+    auto list = [&](const std::vector<DepthGateLayer>& ls) {
+      Napi::Array a = Napi::Array::New(env, ls.size());
+      for (size_t i = 0; i < ls.size(); i++) {
+        Napi::Object l = Napi::Object::New(env);
+        l.Set("present", ls[i].present);
+        l.Set("threshold", ls[i].threshold);
+        a.Set((uint32_t)i, l);
+      }
+      return a;
+    };
+    o.Set("layers", list(gates->layers));
+    o.Set("attn", list(gates->attn));
+    o.Set("ffn", list(gates->ffn));
     return o;
   }
 };
@@ -238,16 +244,26 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
           if (k == "skip") p.kv = KvSkipMode::Skip;
           else if (k != "fill") LLAMA4_THROW("depth KV mode '%s' is not one of fill, skip", k.c_str());
         }
-        Napi::Value d = o.Get("drop");
-        if (d.IsArray()) {
+        const uint32_t L = ctx->model().hp.n_layer;
+        auto drops = [&](const char* key, std::vector<uint8_t>& out) {
+          Napi::Value d = o.Get(key);
+          if (d.IsUndefined() || d.IsNull()) return;
+          if (!d.IsArray()) LLAMA4_THROW("setDepthPolicy: %s must be an array of block indices", key);
           Napi::Array a = d.As<Napi::Array>();
-          p.drop.assign(ctx->model().hp.n_layer, 0);
+          out.assign(L, 0);
           for (uint32_t i = 0; i < a.Length(); i++) {
-            const int64_t l = a.Get(i).As<Napi::Number>().Int64Value();
-            if (l < 0 || l >= (int64_t)p.drop.size()) LLAMA4_THROW("drop: block %lld does not exist (0..%zu)", (long long)l, p.drop.size() - 1);
-            p.drop[(size_t)l] = 1;
+            Napi::Value v = a.Get(i);
+            const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+            if (!(x >= 0 && x < L) || x != (double)(int64_t)x)
+              LLAMA4_THROW("%s: block %s does not exist (0..%u)", key, v.ToString().Utf8Value().c_str(), L - 1);
+            out[(size_t)x] = 1;
           }
-        }
+        };
+        drops("drop", p.drop);
+        drops("dropAttn", p.drop_attn);
+        drops("dropFfn", p.drop_ffn);
+        Napi::Value fk = o.Get("freeDroppedKv");
+        if (fk.IsBoolean()) p.free_dropped_kv = fk.As<Napi::Boolean>().Value();
       }
       ctx->set_depth_policy(p);
       return info.Env().Undefined();
@@ -272,6 +288,16 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     Napi::Array shared = Napi::Array::New(env, st.block_shared_only.size());
     for (size_t i = 0; i < st.block_shared_only.size(); i++) shared.Set((uint32_t)i, (double)st.block_shared_only[i]);
     o.Set("blockSharedOnly", shared);
+    auto arr = [&](const std::vector<uint64_t>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); i++) a.Set((uint32_t)i, (double)v[i]);
+      return a;
+    };
+    o.Set("attnRuns", arr(st.attn_runs));
+    o.Set("attnSkips", arr(st.attn_skips));
+    o.Set("ffnRuns", arr(st.ffn_runs));
+    o.Set("ffnSkips", arr(st.ffn_skips));
+    o.Set("kvBytes", (double)ctx->kv().bytes());
     o.Set("kvBytesUsed", (double)ctx->kv().bytes_used());
     return o;
   }
@@ -287,7 +313,10 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     return guarded(info, [&]() -> Napi::Value {
       auto tokens = tokens_arg(info, "decodeTaps");
       auto taps = std::make_shared<BlockTaps>();
-      if (info.Length() > 1 && info[1].IsObject()) taps->features = info[1].As<Napi::Object>().Get("features").ToBoolean();
+      if (info.Length() > 1 && info[1].IsObject()) {
+        taps->features = info[1].As<Napi::Object>().Get("features").ToBoolean();
+        taps->ffn_features = info[1].As<Napi::Object>().Get("ffnFeatures").ToBoolean();
+      }
       return run_job<std::shared_ptr<BlockTaps>>(
           info.Env(), "decodeTaps",
           [tokens, taps](Context& c, const std::atomic<bool>* cancel) {
@@ -299,6 +328,11 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
             o.Set("feat", f32_copy(env, t->feat));
             o.Set("cos", f32_copy(env, t->cos));
             o.Set("rel", f32_copy(env, t->rel));
+            o.Set("featFfn", f32_copy(env, t->feat_ffn));
+            o.Set("cosAttn", f32_copy(env, t->cos_attn));
+            o.Set("relAttn", f32_copy(env, t->rel_attn));
+            o.Set("cosFfn", f32_copy(env, t->cos_ffn));
+            o.Set("relFfn", f32_copy(env, t->rel_ffn));
             return o;
           });
     });

@@ -9,16 +9,16 @@ void forward_llama4(Blocks& b, const Hparams& hp, bool all_logits, float* logits
   b.embed();
   for (uint32_t il = 0; il < hp.n_layer; il++) {
     b.check_cancel();
-    const bool any = b.route(il);  // depth routing: which tokens run this block
+    b.route(il);  // depth routing: which tokens run this block and its attention
     const bool rope = hp.layer_has_rope(il);
     AttnOpts a;
     a.rope = rope;
     a.qk_norm = rope && hp.use_kq_norm;
     a.temperature = !rope && hp.attn_temp_scale != 0.0f;
     a.chunk = hp.layer_is_chunked(il) ? hp.n_swa : 0;
-    b.attention(il, a);  // with KV-fill, skipped tokens still write their K/V here
+    b.attention(il, a);  // with KV-fill, skipping tokens still write their K/V here
     if (il + 1 == hp.n_layer) b.keep_output_rows(all_logits);
-    if (any) {
+    if (b.route_ffn(il)) {  // which tokens run its FFN
       if (hp.layer_is_moe(il))
         b.moe_sigmoid_shared(il);
       else

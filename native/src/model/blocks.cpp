@@ -57,57 +57,73 @@ void Blocks::embed() {
   }
 }
 
-bool Blocks::route(uint32_t il) {
+const DepthGateLayer* Blocks::gate_at(const DepthPolicy* p, Sublayer k, uint32_t il, float* tau) const {
+  if (!p || !learned_ || !p->gates) return nullptr;
+  const DepthGates& G = *p->gates;
+  const DepthGateLayer& g = (k == Sublayer::Block ? G.layers : k == Sublayer::Attn ? G.attn : G.ffn)[il];
+  if (!g.present) return nullptr;
+  *tau = p->threshold >= 0 ? p->threshold : g.threshold >= 0 ? g.threshold : G.threshold;
+  return &g;
+}
+
+void Blocks::route(uint32_t il) {
   const int64_t E = hp_.n_embd;
   auto& s = c_.s_;
   const LayerWeights& L = m_.layers[il];
-  // the block's own input norm: the gate's features, and the attention input
+  // the block's own input norm: the gates' features, and the attention input
   for (int64_t t = 0; t < n_; t++) rms_norm(&s.x[t * E], &s.xn[t * E], E, hp_.rms_eps, L.attn_norm.data());
   act_.clear();
+  kvt_.clear();
+  brun_.assign((size_t)n_, 1);
+  arun_.assign((size_t)n_, 1);
+  bso_.assign((size_t)n_, 0);
   const bool edge = il == 0 || il + 1 == hp_.n_layer;  // first and last blocks always run
-  const DepthGateLayer* g = nullptr;
-  float tau = 0.5f;
-  if (depth_ && !edge && depth_->gates && depth_->gates->layers[il].present) {
-    g = &depth_->gates->layers[il];
-    tau = depth_->threshold >= 0 ? depth_->threshold : g->threshold >= 0 ? g->threshold : depth_->gates->threshold;
-  }
-  const bool dropped = depth_ && !edge && !depth_->drop.empty() && depth_->drop[il];
   // three-way decisions on MoE blocks with a shared expert: full / shared expert only / skip
-  const bool three_way = g && depth_->shared_threshold >= 0 && hp_.arch == Arch::Llama4 && hp_.layer_is_moe(il);
-  shared_only_.clear();
-  uint64_t n_shared = 0;
+  const bool moe_shared = hp_.arch == Arch::Llama4 && hp_.layer_is_moe(il);
   for (int64_t t = 0; t < n_; t++) {
-    bool run = !dropped, so = false;
-    if (run && g) {
-      const float p = depth_gate_prob(*g, &s.xn[t * E], E);
-      run = p >= tau;
-      if (!run && three_way && p >= depth_->shared_threshold) run = so = true;
+    const DepthPolicy* p = edge ? nullptr : pol(t);
+    bool run = true, attn = true, kv = true;
+    if (p) {
+      float tau = 0.5f;
+      if (p->drop.size() && p->drop[il]) run = false;
+      else if (const DepthGateLayer* g = gate_at(p, Sublayer::Block, il, &tau)) {
+        const float pr = depth_gate_prob(*g, &s.xn[t * E], E);
+        if (pr < tau) {
+          if (moe_shared && p->shared_threshold >= 0 && pr >= p->shared_threshold) bso_[(size_t)t] = 1;
+          else run = false;
+        }
+      }
+      attn = run;
+      if (attn && p->drop_attn.size() && p->drop_attn[il]) attn = false;
+      else if (const DepthGateLayer* g = attn ? gate_at(p, Sublayer::Attn, il, &tau) : nullptr)
+        attn = depth_gate_prob(*g, &s.xn[t * E], E) >= tau;
+      // K/V of a token that skips the attention: written from the un-updated stream with KV-fill, unless
+      // the layer's attention is statically gone (nothing reads it); not written with KV-skip
+      kv = attn || (p->kv == KvSkipMode::Fill && !p->attn_dropped(il));
+      DecodeStats& st = stats_at(t);
+      st.attn_runs[il] += attn;
+      st.attn_skips[il] += !attn;
+    } else if (routed() && pol(t)) {
+      stats_at(t).attn_runs[il]++;  // an edge block of a routed token
     }
-    if (!run) continue;
-    act_.push_back((int32_t)t);
-    if (three_way) shared_only_.push_back(so), n_shared += so;
+    brun_[(size_t)t] = run;
+    arun_[(size_t)t] = attn;
+    if (attn) act_.push_back((int32_t)t);
+    if (kv) kvt_.push_back((int32_t)t);
   }
-  if (n_shared == 0) shared_only_.clear();
+  shared_only_.clear();
   all_ = (int64_t)act_.size() == n_;
   if (BlockTaps* tp = c_.taps_) {
     h_in_.assign(s.x.begin(), s.x.begin() + n_ * E);
     if (tp->features) std::memcpy(&tp->feat[(size_t)il * n_ * E], s.xn.data(), sizeof(float) * n_ * E);
   }
-  if (depth_) {
-    c_.stats_.block_runs[il] += act_.size();
-    c_.stats_.block_skips[il] += (uint64_t)(n_ - (int64_t)act_.size());
-    c_.stats_.block_shared_only[il] += n_shared;
-  }
-  return !act_.empty();
 }
 
-void Blocks::end_block(uint32_t il) {
-  BlockTaps* tp = c_.taps_;
-  if (!tp) return;
+void Blocks::sublayer_taps(const float* a0, const float* b0, std::vector<float>& cos, std::vector<float>& rel, uint32_t il) {
   const int64_t E = hp_.n_embd;
   for (int64_t t = 0; t < n_; t++) {
-    const float* a = &h_in_[t * E];
-    const float* b = &c_.s_.x[t * E];
+    const float* a = a0 + t * E;
+    const float* b = b0 + t * E;
     double ab = 0, aa = 0, bb = 0, dd = 0;
     for (int64_t i = 0; i < E; i++) {
       ab += (double)a[i] * b[i];
@@ -115,9 +131,81 @@ void Blocks::end_block(uint32_t il) {
       bb += (double)b[i] * b[i];
       dd += ((double)b[i] - a[i]) * ((double)b[i] - a[i]);
     }
-    tp->cos[(size_t)il * n_ + t] = (float)(ab / std::sqrt(std::max(aa * bb, 1e-300)));
-    tp->rel[(size_t)il * n_ + t] = (float)std::sqrt(dd / std::max(aa, 1e-300));
+    cos[(size_t)il * n_ + t] = (float)(ab / std::sqrt(std::max(aa * bb, 1e-300)));
+    rel[(size_t)il * n_ + t] = (float)std::sqrt(dd / std::max(aa, 1e-300));
   }
+}
+
+bool Blocks::route_ffn(uint32_t il) {
+  const int64_t E = hp_.n_embd;
+  auto& s = c_.s_;
+  const LayerWeights& L = m_.layers[il];
+  BlockTaps* tp = c_.taps_;
+  if (tp) {
+    sublayer_taps(h_in_.data(), s.x.data(), tp->cos_attn, tp->rel_attn, il);
+    h_mid_.assign(s.x.begin(), s.x.begin() + n_ * E);
+    if (tp->ffn_features)
+      for (int64_t t = 0; t < n_; t++)
+        rms_norm(&s.x[t * E], &tp->feat_ffn[((size_t)il * n_ + t) * E], E, hp_.rms_eps, L.ffn_norm.data());
+  }
+  const bool edge = il == 0 || il + 1 == hp_.n_layer;
+  if (!routed() || edge) {
+    // every token runs it (the last block: the rows keep_output_rows left); routed tokens count runs
+    if (routed())
+      for (int64_t t = 0; t < n_; t++)
+        if (pol(t)) {
+          DecodeStats& st = stats_at(t);
+          st.ffn_runs[il]++;
+          st.block_runs[il]++;
+        }
+    shared_only_.clear();
+    return !act_.empty();
+  }
+  act_.clear();
+  shared_only_.clear();
+  const bool moe_shared = hp_.arch == Arch::Llama4 && hp_.layer_is_moe(il);
+  std::vector<uint8_t> so;
+  bool any_so = false;
+  float* fx = s.xa.data();  // the FFN norm's output of a token with an FFN gate (the attention is done)
+  for (int64_t t = 0; t < n_; t++) {
+    const DepthPolicy* p = pol(t);
+    bool run = brun_[(size_t)t] != 0, shared = bso_[(size_t)t] != 0;
+    if (p && run) {
+      float tau = 0.5f;
+      if (p->drop_ffn.size() && p->drop_ffn[il]) run = false;
+      else if (const DepthGateLayer* g = gate_at(p, Sublayer::Ffn, il, &tau)) {
+        rms_norm(&s.x[t * E], fx, E, hp_.rms_eps, L.ffn_norm.data());
+        const float pr = depth_gate_prob(*g, fx, E);
+        if (pr < tau) {
+          if (moe_shared && p->shared_threshold >= 0 && pr >= p->shared_threshold) shared = true;
+          else run = false;
+        }
+      }
+    }
+    if (p) {
+      DecodeStats& st = stats_at(t);
+      st.ffn_runs[il] += run;
+      st.ffn_skips[il] += !run;
+      const bool any = run || arun_[(size_t)t];
+      st.block_runs[il] += any;
+      st.block_skips[il] += !any;
+      st.block_shared_only[il] += run && shared;
+    }
+    if (!run) continue;
+    act_.push_back((int32_t)t);
+    so.push_back(shared);
+    any_so = any_so || shared;
+  }
+  if (any_so) shared_only_ = std::move(so);
+  all_ = (int64_t)act_.size() == n_;
+  return !act_.empty();
+}
+
+void Blocks::end_block(uint32_t il) {
+  BlockTaps* tp = c_.taps_;
+  if (!tp) return;
+  sublayer_taps(h_mid_.data(), c_.s_.x.data(), tp->cos_ffn, tp->rel_ffn, il);
+  sublayer_taps(h_in_.data(), c_.s_.x.data(), tp->cos, tp->rel, il);
 }
 
 void Blocks::keep_output_rows(bool all_logits) {
@@ -133,16 +221,18 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
   const int64_t nh = hp_.n_head[il], nkv = hp_.n_head_kv[il];
   auto& s = c_.s_;
   const int64_t na = (int64_t)act_.size();
-  // KV rows: every token with KV-fill (a skipped block still writes its K/V from the un-updated
-  // stream), only the running ones with KV-skip.
-  const bool kv_all = !depth_ || depth_->kv == KvSkipMode::Fill;
+  // KV rows (route): the running tokens, and with KV-fill the skipping ones too (from the un-updated
+  // stream), except where the layer's attention is statically dropped; the running tokens are a subset.
   const float* xa = s.xn.data();  // normed input of the running tokens, compacted when some skip
   if (!all_) {
     for (int64_t r = 0; r < na; r++) std::memcpy(&s.xa[r * E], &s.xn[act_[r] * E], sizeof(float) * E);
     xa = s.xa.data();
   }
-  const float* xkv = kv_all ? s.xn.data() : xa;
-  const int64_t nkvr = kv_all ? n_ : na;
+  const int64_t nkvr = (int64_t)kvt_.size();
+  const bool kv_all = nkvr == n_;
+  const float* xkv = kv_all ? s.xn.data() : nkvr == na ? xa : s.xk.data();
+  if (!kv_all && nkvr != na)
+    for (int64_t r = 0; r < nkvr; r++) std::memcpy(&s.xk[r * E], &s.xn[kvt_[r] * E], sizeof(float) * E);
   if (nkvr == 0) return;  // KV-skip and no token runs this block: nothing to write or compute
   slots_[0].src = slots_[1].src = nullptr;
   if (na > 0 && xa == xkv) {
@@ -170,7 +260,7 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
   // K (and V) rows r belong to token kv_all ? r : act_[r]; Q rows r to token act_[r]
   int64_t qr = 0;
   for (int64_t r = 0; r < nkvr; r++) {
-    const int64_t t = kv_all ? r : act_[r];
+    const int64_t t = kvt_[r];
     const bool has_q = qr < na && act_[qr] == t;
     float* q = has_q ? &s.q[qr * nh * hd] : nullptr;
     float* k = &s.k[r * nkv * hd];

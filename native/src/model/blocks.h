@@ -22,9 +22,12 @@ class Blocks {
   Blocks(Context& ctx, const int32_t* tokens, const int32_t* pos, int64_t n, const std::atomic<bool>* cancel);
 
   void embed();                                   // x = token_embd rows
-  // Decides which tokens run block il (depth gates, static drop; first/last always run) and computes
-  // the block's input norm. Returns false when no token runs it.
-  bool route(uint32_t il);
+  // Decides which tokens run block il and its attention (block and attention gates, static drops;
+  // first/last always run) and computes the block's input norm.
+  void route(uint32_t il);
+  // After the attention: which tokens run the FFN (block decision, FFN gate on the FFN norm's output,
+  // static FFN drop; MoE: full / shared expert only / skip). Returns false when none does.
+  bool route_ffn(uint32_t il);
   // End of block il: records calibration taps when the context asks for them.
   void end_block(uint32_t il);
   void attention(uint32_t il, const AttnOpts& o); // x += Wo · attn(rope(Wq·n(x)), cache)
@@ -37,13 +40,19 @@ class Blocks {
   void moe_sigmoid_shared(uint32_t il);           // x += Σ_k expert_k(n(x)·σ(l_k)) + shared(n(x)) (Llama 4)
   void output(bool all_logits, float* logits);    // logits = Wout · n(x) for the last (or every) token
   void check_cancel() const;
-  // Depth routing for this forward pass (null: every token runs every block).
-  void set_depth(const DepthPolicy* p) { depth_ = p; }
+  // Depth routing for this forward pass: one policy for every token, or one per token (null entries run
+  // full depth); learned: apply the gates (static drops apply regardless). Unset: full depth.
+  void set_depth(const DepthPolicy* all, const DepthPolicy* const* per_token, bool learned) {
+    depth_ = all;
+    pols_ = per_token;
+    learned_ = learned;
+  }
   // Sum a batch's attention and F32 / F16 / BF16 matmuls in the single-token order, so a batch equals its
   // tokens run one by one (llama.cpp uses other orders for batches; parity keeps them unless asked).
   void set_sequential(bool on) { sequential_ = on; }
-  // Several sequences in one pass: token t's K/V go to and are read from kvs[t] (null: the context's cache).
-  void set_kvs(KvCache* const* kvs) { kvs_ = kvs; }
+  // Several sequences in one pass: token t's K/V go to and are read from seqs[t]'s cache, its depth
+  // statistics to seqs[t] (null: the context's).
+  void set_seqs(Context* const* seqs) { seqs_ = seqs; }
 
  private:
   // Converted activations for weights of type wt reading rows of src (cached per source and type).
@@ -59,7 +68,13 @@ class Blocks {
   void swiglu_ffn(const WeightView& gate, const WeightView& up, const WeightView& down, const float* in,
                   int64_t n_rows, float* out, bool experts = false);
   void attend(uint32_t il, const AttnOpts& o);
-  KvCache& kv_at(int64_t t) const { return kvs_ ? *kvs_[t] : c_.kv_; }
+  KvCache& kv_at(int64_t t) const { return seqs_ ? seqs_[t]->kv_ : c_.kv_; }
+  DecodeStats& stats_at(int64_t t) const { return seqs_ ? seqs_[t]->stats_ : c_.stats_; }
+  const DepthPolicy* pol(int64_t t) const { return pols_ ? pols_[t] : depth_; }
+  bool routed() const { return depth_ || pols_; }
+  // policy p's learned gate of kind k at block il and its threshold (null: none, or gates not applied)
+  const DepthGateLayer* gate_at(const DepthPolicy* p, Sublayer k, uint32_t il, float* tau) const;
+  void sublayer_taps(const float* a, const float* b, std::vector<float>& cos, std::vector<float>& rel, uint32_t il);
   void add_rows(const float* rows);                 // x[running token r] += rows[r]
   void ffn_norm_rows(const std::vector<float>& w);  // xn[r] = norm(x[running token r]) * w
 
@@ -71,12 +86,16 @@ class Blocks {
   int64_t n_;
   const std::atomic<bool>* cancel_;
   const DepthPolicy* depth_ = nullptr;
+  const DepthPolicy* const* pols_ = nullptr;
+  bool learned_ = false;
   bool sequential_ = false;
-  KvCache* const* kvs_ = nullptr;
-  std::vector<int32_t> act_;  // tokens running the current block, in batch order
+  Context* const* seqs_ = nullptr;
+  std::vector<int32_t> act_;  // tokens running the current sublayer, in batch order
+  std::vector<int32_t> kvt_;  // tokens writing K/V in the current block, in batch order
+  std::vector<uint8_t> brun_, arun_, bso_;  // per token: runs the block / its attention; block gate's shared-only band
   std::vector<uint8_t> shared_only_;  // per running token: MoE block with the shared expert only (empty: none)
   bool all_ = true;           // act_ is every token
-  std::vector<float> h_in_;   // residual stream entering the block (taps only)
+  std::vector<float> h_in_, h_mid_;  // residual stream entering the block / the FFN (taps only)
   struct ActSlot {
     const float* src = nullptr;
     GgmlType type = GgmlType::F32;

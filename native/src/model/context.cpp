@@ -63,6 +63,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   s_.x.resize(T * E);
   s_.xn.resize(T * E);
   s_.xa.resize(T * E);
+  s_.xk.resize(T * E);
   s_.q.resize(T * q_all);
   s_.k.resize(T * max_kv * hp.n_embd_head_k);
   s_.v.resize(T * max_kv * hp.n_embd_head_v);
@@ -79,6 +80,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   stats_.block_runs.assign(hp.n_layer, 0);
   stats_.block_skips.assign(hp.n_layer, 0);
   stats_.block_shared_only.assign(hp.n_layer, 0);
+  for (auto* v : {&stats_.attn_runs, &stats_.attn_skips, &stats_.ffn_runs, &stats_.ffn_skips}) v->assign(hp.n_layer, 0);
   s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(hp.n_embd_head_k + 16));
 }
 
@@ -98,14 +100,21 @@ void Context::copy_from(const Context& src, uint32_t n) {
 
 void Context::set_depth_policy(const DepthPolicy& p) {
   const uint32_t L = model_->hp.n_layer;
-  if (!p.drop.empty() && p.drop.size() != L) LLAMA4_THROW("drop list has %zu entries, the model has %u blocks", p.drop.size(), L);
-  if (p.gates && p.gates->layers.size() != L) LLAMA4_THROW("depth gates are for %zu blocks, the model has %u", p.gates->layers.size(), L);
+  for (const auto* d : {&p.drop, &p.drop_attn, &p.drop_ffn})
+    if (!d->empty() && d->size() != L) LLAMA4_THROW("drop list has %zu entries, the model has %u blocks", d->size(), L);
+  if (p.gates && (p.gates->layers.size() != L || p.gates->attn.size() != L || p.gates->ffn.size() != L))
+    LLAMA4_THROW("depth gates are for %zu blocks, the model has %u", p.gates->layers.size(), L);
   if (p.threshold > 1.0f) LLAMA4_THROW("depth threshold %g is not a probability in [0, 1]", p.threshold);
   if (p.shared_threshold > 1.0f) LLAMA4_THROW("shared-expert threshold %g is not a probability in [0, 1]", p.shared_threshold);
   const bool sparse = p.kv == KvSkipMode::Skip && p.active();
   if (sparse != kv_.sparse()) {
     if (n_past_ > 0) LLAMA4_THROW("the KV mode of depth gating (--depth-kv) can only change while the context is empty");
     kv_.set_sparse(sparse);
+  }
+  // statically dropped attention layers: no KV at all (the first and last blocks always run)
+  for (uint32_t il = 0; il < L; il++) {
+    const bool edge = il == 0 || il + 1 == L;
+    kv_.set_released(il, p.free_dropped_kv && !edge && p.attn_dropped(il));
   }
   depth_ = p;
 }
@@ -116,6 +125,8 @@ void Context::decode_taps(const int32_t* tokens, int64_t n, BlockTaps& taps, con
   taps.feat.assign(taps.features ? (size_t)hp.n_layer * n * hp.n_embd : 0, 0.0f);
   taps.cos.assign((size_t)hp.n_layer * n, 0.0f);
   taps.rel.assign((size_t)hp.n_layer * n, 0.0f);
+  taps.feat_ffn.assign(taps.ffn_features ? (size_t)hp.n_layer * n * hp.n_embd : 0, 0.0f);
+  for (auto* v : {&taps.cos_attn, &taps.rel_attn, &taps.cos_ffn, &taps.rel_ffn}) v->assign((size_t)hp.n_layer * n, 0.0f);
   taps_ = &taps;
   struct Reset {
     BlockTaps*& t;
@@ -129,17 +140,37 @@ void Context::reset_stats() {
   stats_.block_runs.assign(model_->hp.n_layer, 0);
   stats_.block_skips.assign(model_->hp.n_layer, 0);
   stats_.block_shared_only.assign(model_->hp.n_layer, 0);
+  for (auto* v : {&stats_.attn_runs, &stats_.attn_skips, &stats_.ffn_runs, &stats_.ffn_skips}) v->assign(model_->hp.n_layer, 0);
 }
 
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-                      const std::atomic<bool>* cancel, bool gated, bool sequential, KvCache* const* kvs) {
+                      const std::atomic<bool>* cancel, bool gated, bool sequential, Context* const* seqs) {
   Blocks b(*this, tokens, pos, n, cancel);
-  // a decode step of several sequences is n decode tokens: routed like one
-  const bool routed = gated && depth_.active() && (n == 1 || kvs != nullptr || depth_.prefill);
-  b.set_depth(routed ? &depth_ : nullptr);
-  b.set_sequential(routed || sequential);
-  b.set_kvs(kvs);
-  if (routed) stats_.routed_tokens += (uint64_t)n;
+  // learned gates route decode tokens (a decode step of several sequences is n decode tokens), prompt
+  // batches only with prefill; static drops apply to every gated pass
+  const bool learn = gated && (n == 1 || seqs != nullptr || depth_.prefill);
+  std::vector<const DepthPolicy*> pols;
+  bool any = false;
+  if (seqs) {
+    pols.resize((size_t)n);
+    for (int64_t t = 0; t < n; t++) {
+      Context& c = *seqs[t];
+      const bool routed = gated && c.depth_.active();
+      pols[(size_t)t] = routed ? &c.depth_ : nullptr;
+      if (routed) c.stats_.routed_tokens++;
+      any = any || routed;
+    }
+    b.set_seqs(seqs);
+    if (any) b.set_depth(nullptr, pols.data(), learn);
+  } else {
+    const bool routed = gated && ((learn && depth_.gates) || depth_.has_drops());
+    if (routed) {
+      b.set_depth(&depth_, nullptr, learn);
+      stats_.routed_tokens += (uint64_t)n;
+      any = true;
+    }
+  }
+  b.set_sequential(any || sequential);
   switch (model_->hp.arch) {
     case Arch::Llama: forward_llama(b, model_->hp, all_logits, logits_out); break;
     case Arch::Llama4: forward_llama4(b, model_->hp, all_logits, logits_out); break;
@@ -183,7 +214,7 @@ void Context::decode_step(const std::vector<Context*>& cs, const int32_t* tokens
     LLAMA4_THROW("decode step: %lld sequences exceed the batch size %u", (long long)n, lead.params_.n_batch);
   const uint32_t V = lead.model_->hp.n_vocab;
   std::vector<int32_t> pos((size_t)n);
-  std::vector<KvCache*> kvs((size_t)n);
+
   for (int64_t i = 0; i < n; i++) {
     Context& c = *cs[(size_t)i];
     if (c.model_ != lead.model_) LLAMA4_THROW("decode step: sequence %lld belongs to another model", (long long)i);
@@ -193,11 +224,10 @@ void Context::decode_step(const std::vector<Context*>& cs, const int32_t* tokens
       LLAMA4_THROW("context is full: sequence %lld holds %u tokens of %u (raise -c)", (long long)i, c.n_past_, c.params_.n_ctx);
     if (tokens[i] < 0 || (uint32_t)tokens[i] >= V) LLAMA4_THROW("token id %d of sequence %lld is out of range (vocabulary %u)", tokens[i], (long long)i, V);
     pos[(size_t)i] = (int32_t)c.n_past_;
-    kvs[(size_t)i] = &c.kv_;
   }
   const auto t0 = std::chrono::steady_clock::now();
   lead.logits_all_.resize((size_t)n * V);
-  lead.forward(tokens, pos.data(), n, /*all_logits=*/true, lead.logits_all_.data(), nullptr, gated, /*sequential=*/true, kvs.data());
+  lead.forward(tokens, pos.data(), n, /*all_logits=*/true, lead.logits_all_.data(), nullptr, gated, /*sequential=*/true, cs.data());
   for (int64_t i = 0; i < n; i++) {
     Context& c = *cs[(size_t)i];
     std::copy(lead.logits_all_.begin() + (size_t)i * V, lead.logits_all_.begin() + (size_t)(i + 1) * V, c.logits_last_.begin());
@@ -205,9 +235,12 @@ void Context::decode_step(const std::vector<Context*>& cs, const int32_t* tokens
     c.n_logit_rows_ = 1;
   }
   lead.n_logit_rows_ = 1;  // its all_logits buffer now holds the step's rows, not a decode(all_logits) result
-  lead.stats_.forward_calls++;
-  lead.stats_.tokens += (uint64_t)n;
-  lead.stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (Context* c : cs) {  // each sequence's own counts; the shared pass's time and calls to each too
+    c->stats_.forward_calls++;
+    c->stats_.tokens++;
+    c->stats_.seconds += sec;
+  }
 }
 
 }  // namespace llama4

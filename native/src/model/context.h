@@ -16,11 +16,16 @@ namespace llama4 {
 
 // Per-block observations of one evaluated batch, for fitting depth gates (calibration): the gate's
 // features (the block's normed input) and how much the block changed each token's residual stream.
+// Per sublayer the same: attention (h_in -> h_mid = h_in + attn) and FFN (h_mid -> h_out), with the FFN
+// gate's features (the FFN norm's output).
 struct BlockTaps {
-  bool features = true;     // keep the [n_layer][n][n_embd] gate features (large)
-  std::vector<float> feat;  // [n_layer][n][n_embd]
-  std::vector<float> cos;   // [n_layer][n] cosine(h_in, h_out)
-  std::vector<float> rel;   // [n_layer][n] |h_out - h_in| / |h_in|
+  bool features = true;         // keep the [n_layer][n][n_embd] gate features (large)
+  bool ffn_features = false;    // also the FFN gates' features
+  std::vector<float> feat;      // [n_layer][n][n_embd] the attention norm's output
+  std::vector<float> feat_ffn;  // [n_layer][n][n_embd] the FFN norm's output
+  std::vector<float> cos;       // [n_layer][n] cosine(h_in, h_out)
+  std::vector<float> rel;       // [n_layer][n] |h_out - h_in| / |h_in|
+  std::vector<float> cos_attn, rel_attn, cos_ffn, rel_ffn;  // [n_layer][n] per sublayer
 };
 
 struct ContextParams {
@@ -43,6 +48,9 @@ struct DecodeStats {
   // went through a depth decision at all (decode tokens, or prompt tokens with --depth-prefill)
   std::vector<uint64_t> block_runs, block_skips;
   std::vector<uint64_t> block_shared_only;  // MoE blocks: runs that skipped the routed experts
+  // per sublayer: token evaluations that ran / skipped the block's attention and its FFN (a skipped
+  // block counts as a skip of both)
+  std::vector<uint64_t> attn_runs, attn_skips, ffn_runs, ffn_skips;
   uint64_t routed_tokens = 0;
   uint64_t expert_evals = 0;  // routed (token, expert) FFN evaluations
   // Weight bytes handed to the matmul kernels (each matrix once per call, packed or plain as read):
@@ -63,7 +71,8 @@ class Context {
               bool gated = true, bool sequential = false);
   // One decode step of several sequences, each in its own context: token i is the next token of cs[i]
   // (at its n_past). One forward pass over the weights for all, attention per context over its own KV
-  // cache; cs[0] lends its scratch, thread pool, depth policy and statistics. Results equal each context
+  // cache; cs[0] lends its scratch and thread pool. Each token is routed by its own context's depth policy
+  // and counted in its statistics (the pass's weight bytes go to cs[0]). Results equal each context
   // decoding its token alone (sequential numerics). Afterwards each context's logits() holds its row and
   // its n_past has advanced by one. The contexts must share the model and be distinct.
   static void decode_step(const std::vector<Context*>& cs, const int32_t* tokens, bool gated = true);
@@ -102,9 +111,10 @@ class Context {
 
  private:
   friend class Blocks;
-  // kvs: per token, the cache it belongs to (decode_step); null = this context's
+  // seqs: per token, the context (cache, depth policy, statistics) it belongs to (decode_step);
+  // null = this context for every token
   void forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
-               const std::atomic<bool>* cancel, bool gated, bool sequential, KvCache* const* kvs = nullptr);
+               const std::atomic<bool>* cancel, bool gated, bool sequential, Context* const* seqs = nullptr);
 
   std::shared_ptr<const Model> model_;
   ContextParams params_;
@@ -123,7 +133,7 @@ class Context {
 
   // Scratch, sized for n_batch tokens.
   struct Scratch {
-    std::vector<float> x, xn, xa, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
+    std::vector<float> x, xn, xa, xk, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
     std::vector<std::vector<float>> per_thread;  // the query in the KV cache's precision, per thread
     std::vector<uint8_t> act_a, act_b;           // converted activations
     MatmulScratch mm;

@@ -38,36 +38,57 @@ std::shared_ptr<DepthGates> load_depth_gates(const Model& m, const std::string& 
     if (arch != hp.arch_name)
       LLAMA4_THROW("'%s': depth gates are for architecture '%s', the model is '%s'", adapter.c_str(), arch.c_str(), hp.arch_name.c_str());
   }
-  int found = 0;
-  for (uint32_t il = 0; il < hp.n_layer; il++) {
-    const GgufTensorInfo* w = f->find_tensor(tensor_name(Tn::DEPTH_GATE, (int)il, "weight"));
-    const GgufTensorInfo* b = f->find_tensor(tensor_name(Tn::DEPTH_GATE, (int)il, "bias"));
-    if (!w && !b) continue;
-    if (!w || !b)
-      LLAMA4_THROW("'%s': block %u has a depth gate %s but no %s", g->source.c_str(), il, w ? "weight" : "bias", w ? "bias" : "weight");
-    if (w->n_elements() != hp.n_embd || w->ne[0] != hp.n_embd)
-      LLAMA4_THROW("'%s': tensor '%s' has %lld elements, expected [%u] (the model's embedding length)", g->source.c_str(),
-                   w->name.c_str(), (long long)w->n_elements(), hp.n_embd);
-    if (b->n_elements() != 1)
-      LLAMA4_THROW("'%s': tensor '%s' must have exactly 1 element (the bias)", g->source.c_str(), b->name.c_str());
-    DepthGateLayer& L = g->layers[il];
-    L.present = true;
-    L.w = read_f32(*f, *w);
-    std::vector<float> bv = read_f32(*f, *b);
-    L.b = bv[0];
-    found++;
+  if (const GgufKV* v = f->find(kv_name(Kv::DEPTH_GATE_VERSION, ""))) {
+    const int64_t ver = v->as_int();
+    if (ver < 1 || ver > 2)
+      LLAMA4_THROW("'%s': depth_gate.version %lld is not supported (this build reads versions 1 and 2)", g->source.c_str(), (long long)ver);
+    g->version = (uint32_t)ver;
   }
-  // optional per-block thresholds (a calibrated tau for each block)
-  if (const GgufKV* th = f->find(kv_name(Kv::DEPTH_GATE_THRESHOLDS, ""))) {
-    if (th->type != GgufType::ARRAY || th->arr_type != GgufType::FLOAT32 || th->arr_count != hp.n_layer)
-      LLAMA4_THROW("'%s': depth_gate.thresholds must be an f32 array with one entry per block (%u)", g->source.c_str(), hp.n_layer);
+  struct Kind {
+    Tn tensor;
+    Kv thresholds;
+    std::vector<DepthGateLayer>* layers;
+  };
+  const Kind kinds[] = {{Tn::DEPTH_GATE, Kv::DEPTH_GATE_THRESHOLDS, &g->layers},
+                        {Tn::DEPTH_GATE_ATTN, Kv::DEPTH_GATE_THRESHOLDS_ATTN, &g->attn},
+                        {Tn::DEPTH_GATE_FFN, Kv::DEPTH_GATE_THRESHOLDS_FFN, &g->ffn}};
+  int found = 0;
+  for (const Kind& k : kinds) {
+    k.layers->resize(hp.n_layer);
     for (uint32_t il = 0; il < hp.n_layer; il++) {
-      float t;
-      std::memcpy(&t, th->arr_data + 4 * il, 4);
-      g->layers[il].threshold = t;
+      const GgufTensorInfo* w = f->find_tensor(tensor_name(k.tensor, (int)il, "weight"));
+      const GgufTensorInfo* b = f->find_tensor(tensor_name(k.tensor, (int)il, "bias"));
+      if (!w && !b) continue;
+      if (!w || !b)
+        LLAMA4_THROW("'%s': block %u has a %s weight tensor but no %s", g->source.c_str(), il,
+                     tensor_name(k.tensor, (int)il, "").c_str(), w ? "bias" : "weight");
+      if (w->n_elements() != hp.n_embd || w->ne[0] != hp.n_embd)
+        LLAMA4_THROW("'%s': tensor '%s' has %lld elements, expected [%u] (the model's embedding length)", g->source.c_str(),
+                     w->name.c_str(), (long long)w->n_elements(), hp.n_embd);
+      if (b->n_elements() != 1)
+        LLAMA4_THROW("'%s': tensor '%s' must have exactly 1 element (the bias)", g->source.c_str(), b->name.c_str());
+      DepthGateLayer& L = (*k.layers)[il];
+      L.present = true;
+      L.w = read_f32(*f, *w);
+      std::vector<float> bv = read_f32(*f, *b);
+      L.b = bv[0];
+      found++;
+    }
+    // optional per-block thresholds (a calibrated tau for each gate of this kind)
+    if (const GgufKV* th = f->find(kv_name(k.thresholds, ""))) {
+      if (th->type != GgufType::ARRAY || th->arr_type != GgufType::FLOAT32 || th->arr_count != hp.n_layer)
+        LLAMA4_THROW("'%s': %s must be an f32 array with one entry per block (%u)", g->source.c_str(),
+                     kv_name(k.thresholds, "").c_str(), hp.n_layer);
+      for (uint32_t il = 0; il < hp.n_layer; il++) {
+        float t;
+        std::memcpy(&t, th->arr_data + 4 * il, 4);
+        if (!(t <= 1.0f)) LLAMA4_THROW("'%s': %s[%u] = %g is not a probability", g->source.c_str(), kv_name(k.thresholds, "").c_str(), il, t);
+        (*k.layers)[il].threshold = t;
+      }
     }
   }
-  if (found == 0) LLAMA4_THROW("'%s' has no depth gate tensors (blk.N.depth_gate.weight / .bias)", g->source.c_str());
+  if (found == 0)
+    LLAMA4_THROW("'%s' has no depth gate tensors (blk.N.depth_gate / depth_gate_attn / depth_gate_ffn .weight and .bias)", g->source.c_str());
   if (!(g->threshold >= 0.0f && g->threshold <= 1.0f))
     LLAMA4_THROW("'%s': depth_gate.threshold %g is not a probability in [0, 1]", g->source.c_str(), g->threshold);
   return g;

@@ -1,7 +1,12 @@
-// Depth gates: the second sparsity. A gate per block l scores the block's own normed input,
-// s = w_l · n_l(h) + b_l, and the token runs the block when sigmoid(s) >= tau; otherwise h passes
-// through unchanged. Gates come from an adapter GGUF beside the model (blk.N.depth_gate.{weight,bias},
-// metadata depth_gate.*) or from the same tensors inside the model. The first and last blocks always run.
+// Depth gates: the second sparsity. A gate scores a sublayer's own normed input, s = w · n(h) + b, and the
+// token runs it when sigmoid(s) >= tau; otherwise h passes through unchanged. Three granularities, per
+// block l (any mix may be present):
+//   block  blk.N.depth_gate.{weight,bias}       reads the attention norm's output; skips the whole block
+//   attn   blk.N.depth_gate_attn.{weight,bias}  reads the attention norm's output; skips the attention
+//   ffn    blk.N.depth_gate_ffn.{weight,bias}   reads the FFN norm's output (after attention); skips the FFN
+// Gates come from an adapter GGUF beside the model (metadata depth_gate.*; depth_gate.version 2, absent in
+// version-1 adapters, which hold block gates only) or from the same tensors inside the model. The first
+// and last blocks always run in full.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,8 +25,13 @@ struct DepthGateLayer {
   float threshold = -1.0f;  // per-block tau from calibration (< 0: use the global one)
 };
 
+enum class Sublayer { Block = 0, Attn = 1, Ffn = 2 };
+
 struct DepthGates {
-  std::vector<DepthGateLayer> layers;  // [n_layer]
+  std::vector<DepthGateLayer> layers;  // block gates [n_layer]
+  std::vector<DepthGateLayer> attn;    // attention-sublayer gates [n_layer]
+  std::vector<DepthGateLayer> ffn;     // FFN-sublayer gates [n_layer]
+  uint32_t version = 1;                // adapter format (depth_gate.version)
   float threshold = 0.5f;              // calibrated global tau (a probability)
   std::string base_model;              // general.name / file name of the model they were fitted on
   std::string source;                  // adapter path or "model"
@@ -38,11 +48,25 @@ struct DepthPolicy {
   float threshold = -1.0f;                  // overrides the calibrated tau when >= 0
   bool prefill = false;                     // also gate prompt batches (default: full depth)
   KvSkipMode kv = KvSkipMode::Fill;         // KV of skipped blocks: still computed (fill) or not written (skip)
-  std::vector<uint8_t> drop;                // static removal: 1 = block always skipped (ShortGPT baseline)
+  // Static removal (ShortGPT / He et al. baselines), per block: 1 = always skipped. Unlike the gates these
+  // apply to every gated forward, prompts included (the layer is gone from the model), and with
+  // free_dropped_kv a layer whose attention is dropped gets no KV cache at all.
+  std::vector<uint8_t> drop;       // whole blocks
+  std::vector<uint8_t> drop_attn;  // attention sublayers
+  std::vector<uint8_t> drop_ffn;   // FFN sublayers
+  // Release the KV of statically dropped attention layers. Off for a context that also runs full depth
+  // (the exact mode's verifier), which needs every layer's cache.
+  bool free_dropped_kv = true;
   // MoE blocks with a shared expert: a token whose gate is below tau but at least this runs the block's
   // attention and shared expert only, skipping the routed experts (< 0: off, two-way decisions)
   float shared_threshold = -1.0f;
-  bool active() const { return gates != nullptr || !drop.empty(); }
+  bool has_drops() const { return !drop.empty() || !drop_attn.empty() || !drop_ffn.empty(); }
+  bool active() const { return gates != nullptr || has_drops(); }
+  // layer il's attention never runs (and its KV is never read) under this policy
+  bool attn_dropped(uint32_t il) const {
+    return (!drop.empty() && drop[il]) || (!drop_attn.empty() && drop_attn[il]);
+  }
+  bool ffn_dropped(uint32_t il) const { return (!drop.empty() && drop[il]) || (!drop_ffn.empty() && drop_ffn[il]); }
 };
 
 // Gate probability for one token: sigmoid(w · xn + b).

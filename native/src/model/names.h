@@ -63,7 +63,11 @@ const char* arch_name(Arch a);
   X(DEPTH_GATE_THRESHOLDS, "depth_gate.thresholds")                           \
   X(DEPTH_GATE_KV_MODE, "depth_gate.kv_mode")                                 \
   X(DEPTH_GATE_TARGET_SKIP, "depth_gate.target_skip")                         \
-  X(DEPTH_GATE_CALIBRATION, "depth_gate.calibration")
+  X(DEPTH_GATE_CALIBRATION, "depth_gate.calibration")                         \
+  X(DEPTH_GATE_VERSION, "depth_gate.version")                                 \
+  X(DEPTH_GATE_GRANULARITY, "depth_gate.granularity")                         \
+  X(DEPTH_GATE_THRESHOLDS_ATTN, "depth_gate.thresholds_attn")                 \
+  X(DEPTH_GATE_THRESHOLDS_FFN, "depth_gate.thresholds_ffn")
 
 enum class Kv {
 #define X(id, fmt) id,
@@ -95,7 +99,9 @@ std::string kv_name(Kv k, const std::string& arch);  // "llama.context_length"
   X(FFN_GATE_SHEXP, "blk.%d.ffn_gate_shexp")        \
   X(FFN_UP_SHEXP, "blk.%d.ffn_up_shexp")            \
   X(FFN_DOWN_SHEXP, "blk.%d.ffn_down_shexp")        \
-  X(DEPTH_GATE, "blk.%d.depth_gate")
+  X(DEPTH_GATE, "blk.%d.depth_gate")               \
+  X(DEPTH_GATE_ATTN, "blk.%d.depth_gate_attn")      \
+  X(DEPTH_GATE_FFN, "blk.%d.depth_gate_ffn")
 
 enum class Tn {
 #define X(id, fmt) id,

@@ -20,6 +20,7 @@ KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& 
   v_.resize(n_layer);
   n_cells_.assign(n_layer, 0);
   pos_.resize(n_layer);
+  released_.assign(n_layer, 0);
   for (uint32_t il = 0; il < n_layer; il++) {
     k_row_bytes_.push_back(row_size(type_k, k_dims[il]));
     v_row_bytes_.push_back(row_size(type_v, v_dims[il]));
@@ -49,8 +50,22 @@ void KvCache::set_sparse(bool on) {
     k_[il] = std::vector<uint8_t>();
     v_[il] = std::vector<uint8_t>();
     pos_[il].clear();
-    reserve_cells(il, on ? 0 : n_ctx_);
+    reserve_cells(il, on || released_[il] ? 0 : n_ctx_);
   }
+}
+
+void KvCache::set_released(uint32_t il, bool released) {
+  if (il >= released_.size()) LLAMA4_THROW("KV cache: layer %u does not exist", il);
+  if (released == (released_[il] != 0)) return;
+  if (!released)
+    for (uint32_t n : n_cells_)
+      if (n) LLAMA4_THROW("KV cache: layer %u was released while positions were cached; clear the cache (truncate to 0) before running it again", il);
+  released_[il] = released;
+  k_[il] = std::vector<uint8_t>();
+  v_[il] = std::vector<uint8_t>();
+  pos_[il].clear();
+  n_cells_[il] = 0;
+  if (!released) reserve_cells(il, sparse_ ? 0 : n_ctx_);
 }
 
 uint64_t KvCache::bytes() const {
@@ -67,6 +82,8 @@ uint64_t KvCache::bytes_used() const {
 
 void KvCache::store(uint32_t il, uint32_t pos, const float* k, const float* v) {
   if (pos >= n_ctx_) LLAMA4_THROW("KV cache position %u is past the context size %u", pos, n_ctx_);
+  if (released_[il])
+    LLAMA4_THROW("KV cache: layer %u has no storage (its attention is dropped by the depth policy); a full-depth pass needs a context without --drop-attn / --drop-layers KV release", il);
   uint32_t c;
   if (!sparse_) {
     c = pos;
@@ -113,8 +130,10 @@ void KvCache::copy_prefix(const KvCache& src, uint32_t pos) {
   if (src.k_dims_ != k_dims_ || src.v_dims_ != v_dims_ || src.type_k_ != type_k_ || src.type_v_ != type_v_)
     LLAMA4_THROW("KV copy: the caches differ in shape or type");
   if (src.sparse_ != sparse_) LLAMA4_THROW("KV copy: the caches differ in layout (--depth-kv)");
+  if (src.released_ != released_) LLAMA4_THROW("KV copy: the caches differ in released (dropped) layers");
   if (pos > n_ctx_) LLAMA4_THROW("KV copy: %u positions do not fit a context of %u", pos, n_ctx_);
   for (uint32_t il = 0; il < n_cells_.size(); il++) {
+    if (released_[il]) continue;
     uint32_t c0, c1;
     src.cell_range(il, 0, (int64_t)pos - 1, &c0, &c1);
     const uint32_t cells = c1 - c0;  // c0 is 0: every position starts at 0

@@ -29,6 +29,11 @@ class KvCache {
   bool sparse() const { return sparse_; }
   // Switch to the sparse layout; only while the cache is empty. Releases the dense allocation.
   void set_sparse(bool on);
+  // A released layer holds no storage (a statically dropped attention layer: nothing ever reads it);
+  // storing into it throws. Releasing is always allowed (its cells are forgotten); taking a layer back
+  // only while the cache is empty, since its earlier positions were never written.
+  void set_released(uint32_t il, bool released);
+  bool released(uint32_t il) const { return released_[il] != 0; }
   uint64_t bytes() const;       // bytes allocated now
   uint64_t bytes_used() const;  // bytes of cells holding data
 
@@ -60,6 +65,7 @@ class KvCache {
   std::vector<std::vector<uint8_t>> k_, v_;
   std::vector<uint32_t> n_cells_;
   std::vector<std::vector<int32_t>> pos_;  // sparse: position of each cell
+  std::vector<uint8_t> released_;          // per layer: no storage (set_released)
 };
 
 }  // namespace llama4

@@ -4,11 +4,22 @@
 import { GgufWriter } from '../../gguf/writer.js';
 import { keyName, tensorName } from '../../gguf/names.js';
 
+/** Which sublayer a gate decides: the whole block, its attention, or its FFN (format version 2). */
+export type GateKind = 'block' | 'attn' | 'ffn';
+export type Granularity = 'block' | 'attn' | 'ffn' | 'sublayer';
+
+/** The adapter format this build writes (depth_gate.version); version 1 (no key) held block gates only. */
+export const ADAPTER_VERSION = 2;
+
 export interface GateTensor {
   layer: number;
+  /** default 'block' */
+  kind?: GateKind;
   w: Float32Array;
   b: number;
 }
+
+const TENSOR: Record<GateKind, string> = { block: 'DEPTH_GATE', attn: 'DEPTH_GATE_ATTN', ffn: 'DEPTH_GATE_FFN' };
 
 export interface AdapterContent {
   arch: string;
@@ -18,8 +29,9 @@ export interface AdapterContent {
   gates: GateTensor[];
   /** global threshold (probability) */
   threshold: number;
-  /** optional per-block thresholds, one per block */
+  /** optional per-block thresholds, one per block (block gates) */
   thresholds?: Float32Array;
+  granularity?: Granularity;
   kvMode?: 'fill' | 'skip';
   targetSkip?: number;
   /** free-form calibration report, stored as JSON text */
@@ -34,6 +46,8 @@ export async function writeDepthGates(path: string, a: AdapterContent): Promise<
   w.set(keyName('GENERAL_TYPE'), 'adapter');
   w.set(keyName('GENERAL_NAME'), `depth gates for ${a.baseModel}`);
   w.set(keyName('DEPTH_GATE_BASE_MODEL'), a.baseModel);
+  w.set(keyName('DEPTH_GATE_VERSION'), ADAPTER_VERSION, 'u32');
+  if (a.granularity) w.set(keyName('DEPTH_GATE_GRANULARITY'), a.granularity);
   w.set(keyName('DEPTH_GATE_THRESHOLD'), a.threshold, 'f32');
   if (a.thresholds) {
     if (a.thresholds.length !== a.nLayer) throw new Error(`thresholds: ${a.thresholds.length} entries for ${a.nLayer} blocks`);
@@ -42,9 +56,12 @@ export async function writeDepthGates(path: string, a: AdapterContent): Promise<
   if (a.kvMode) w.set(keyName('DEPTH_GATE_KV_MODE'), a.kvMode);
   if (a.targetSkip !== undefined) w.set(keyName('DEPTH_GATE_TARGET_SKIP'), a.targetSkip, 'f32');
   if (a.calibration !== undefined) w.set(keyName('DEPTH_GATE_CALIBRATION'), JSON.stringify(a.calibration));
-  for (const g of [...a.gates].sort((x, y) => x.layer - y.layer)) {
-    w.addTensor(tensorName('DEPTH_GATE', g.layer, 'weight'), [g.w.length], F32, new Uint8Array(g.w.buffer, g.w.byteOffset, g.w.byteLength));
-    w.addTensor(tensorName('DEPTH_GATE', g.layer, 'bias'), [1], F32, new Uint8Array(Float32Array.of(g.b).buffer));
+  const order: GateKind[] = ['block', 'attn', 'ffn'];
+  const sorted = [...a.gates].sort((x, y) => x.layer - y.layer || order.indexOf(x.kind ?? 'block') - order.indexOf(y.kind ?? 'block'));
+  for (const g of sorted) {
+    const id = TENSOR[g.kind ?? 'block'];
+    w.addTensor(tensorName(id, g.layer, 'weight'), [g.w.length], F32, new Uint8Array(g.w.buffer, g.w.byteOffset, g.w.byteLength));
+    w.addTensor(tensorName(id, g.layer, 'bias'), [1], F32, new Uint8Array(Float32Array.of(g.b).buffer));
   }
   await w.write(path);
 }

@@ -1,17 +1,22 @@
 // Fitting depth gates on a frozen model (design: ../shared/docs/dual-sparsity.md).
-//  1. Dense pass over calibration text, recording per block and token the gate features (the block's
-//     normed input) and how much the block changes the residual stream: rel = |h_out - h_in| / |h_in|.
-//  2. Labels: a token "needs" block l when the block changes it by more than a threshold: the global
-//     quantile, matching the target skip rate, of rel = |h_out - h_in| / |h_in| (labels 'rel', the
-//     default) or of the KL that removing the block causes in its next-token distribution (labels 'kl',
-//     one pass per block with that block removed). Blocks 1..L-2 are pooled, so harmless blocks are
-//     skipped more. On SmolLM2 'rel' gave the better held-out perplexity at the same skip rate.
-//  3. A logistic gate per block predicts P(needs block | features).
+// Granularity: a gate per block (skips the whole block), per attention sublayer, per FFN sublayer, or both
+// sublayer kinds ('sublayer'). For every gate kind k (block / attn / ffn):
+//  1. Dense pass over calibration text, recording per block and token the gate features (the attention
+//     norm's output for block and attention gates, the FFN norm's output for FFN gates) and how much the
+//     sublayer changes the residual stream, rel = |h_out - h_in| / |h_in|.
+//  2. Labels: a token "needs" sublayer (l, k) when removing it costs more than a threshold: the global
+//     quantile, matching the target skip rate, of the KL that removing that sublayer (for the chunk) causes
+//     in each token's next-token distribution (labels 'kl': one pass per gated sublayer; the default for
+//     attn / ffn / sublayer) or of rel (labels 'rel', cheaper; the default for block, where it gave the
+//     better held-out perplexity on SmolLM2). All gated sublayers of all kinds are pooled, so harmless ones
+//     (on small models: attention far more than FFN) are skipped more.
+//  3. A logistic gate per (block, kind) predicts P(needs it | features).
 //  4. The threshold tau is chosen on held-out text (never the calibration text) by bisection: the largest
-//     skip rate not above the target (--target-skip), or within the KL budget (--kl-budget), measured with
-//     the gates actually routing tokens (gated batches equal one-by-one decoding).
+//     skip rate of the granularity's sublayers not above the target (--target-skip), or within the KL
+//     budget (--kl-budget), measured with the gates actually routing tokens (gated batches equal
+//     one-by-one decoding).
 import type { DepthPolicy, NativeDepthGates } from '../../native/addon.js';
-import { writeDepthGates, type GateTensor } from './adapter.js';
+import { writeDepthGates, type GateKind, type GateTensor, type Granularity } from './adapter.js';
 import { fitLogistic } from './logistic.js';
 import { mulberry32 } from '../../sampling/rng.js';
 import type { Context, Model } from '../model.js';
@@ -31,15 +36,22 @@ export interface CalibrateOptions {
   nThreads?: number;
   kv?: 'fill' | 'skip';
   iterations?: number;
-  /** how "skippable" is measured: KL of a per-block removal pass (default) or the relative update size */
+  /** how "skippable" is measured: KL of a per-sublayer removal pass or the relative update size
+   *  (default: 'rel' for block gates, 'kl' for sublayer gates) */
   labels?: 'kl' | 'rel';
+  /** what a gate skips (default 'block') */
+  granularity?: Granularity;
   onProgress?: (msg: string) => void;
   signal?: AbortSignal;
 }
 
 export interface HeldoutEval {
   threshold: number;
+  /** skip rate of the granularity's sublayers (blocks 1..L-2) */
   skipRate: number;
+  /** attention and FFN sublayers skipped (blocks 1..L-2) */
+  attnSkipRate: number;
+  ffnSkipRate: number;
   blocksPerToken: number;
   meanKl: number;
   top1Agreement: number;
@@ -55,11 +67,25 @@ export interface CalibrationReport {
   tokensHeldout: number;
   labelQuantile: number;
   labels: 'kl' | 'rel';
-  perBlock: { layer: number; needRate: number; accuracy: number; loss: number; meanRel: number }[];
+  granularity: Granularity;
+  perBlock: { layer: number; kind: GateKind; needRate: number; accuracy: number; loss: number; meanRel: number }[];
+  /** 1 - mean cos(in, out) on the calibration text: blocks, attention and FFN sublayers */
   blockInfluence: number[];
+  attnInfluence: number[];
+  ffnInfluence: number[];
   chosen: HeldoutEval;
   seed: number;
   seconds: number;
+}
+
+/** Skip rate over the blocks a gate or drop can touch (not the first or last): skips / (runs + skips). */
+export function innerSkipRate(runs: number[], skips: number[]): number {
+  let r = 0, k = 0;
+  for (let l = 1; l < runs.length - 1; l++) {
+    r += runs[l];
+    k += skips[l];
+  }
+  return r + k > 0 ? k / (r + k) : 0;
 }
 
 const rng = mulberry32;
@@ -155,6 +181,7 @@ export async function evaluatePolicy(
   chunks: number[][],
   dense: Float32Array[],
   policy: DepthPolicy,
+  granularity: Granularity = 'block',
 ): Promise<Omit<HeldoutEval, 'threshold'>> {
   const V = ctx.model.info.nVocab;
   const L = ctx.model.info.nLayer;
@@ -173,13 +200,21 @@ export async function evaluatePolicy(
     count += r.count;
   }
   const st = ctx.stats();
-  ctx.setDepthPolicy(null);
   ctx.truncate(0);
+  ctx.setDepthPolicy(null);
   const runs = st.blockRuns.reduce((a, b) => a + b, 0);
   const routed = st.routedTokens || 1;
-  const inner = st.blockRuns.slice(1, L - 1).reduce((a, b) => a + b, 0);
+  const attnSkipRate = innerSkipRate(st.attnRuns, st.attnSkips);
+  const ffnSkipRate = innerSkipRate(st.ffnRuns, st.ffnSkips);
+  const skipRate =
+    granularity === 'attn' ? attnSkipRate
+    : granularity === 'ffn' ? ffnSkipRate
+    : granularity === 'sublayer' ? (attnSkipRate + ffnSkipRate) / 2
+    : innerSkipRate(st.blockRuns, st.blockSkips);
   return {
-    skipRate: 1 - inner / ((L - 2) * routed),
+    skipRate,
+    attnSkipRate,
+    ffnSkipRate,
     blocksPerToken: runs / routed,
     meanKl: kl / count,
     top1Agreement: agree / count,
@@ -208,6 +243,9 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
   const seed = opts.seed ?? 42;
   const L = model.info.nLayer;
   const E = model.info.nEmbd;
+  const granularity: Granularity = opts.granularity ?? 'block';
+  if (!['block', 'attn', 'ffn', 'sublayer'].includes(granularity)) throw new Error(`--granularity must be block, attn, ffn or sublayer, got '${granularity}'`);
+  const kinds: GateKind[] = granularity === 'sublayer' ? ['attn', 'ffn'] : [granularity];
   if (L < 3) throw new Error(`the model has ${L} blocks: depth gating needs at least 3 (first and last always run)`);
   if (opts.targetSkip !== undefined && opts.klBudget !== undefined) throw new Error('give either --target-skip or --kl-budget, not both');
   const targetSkip = opts.klBudget === undefined ? (opts.targetSkip ?? 0.25) : undefined;
@@ -228,7 +266,7 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
   const maxRows = opts.maxRows ?? 4096;
   const rand = rng(seed);
   const nTok = cal.length * nCtx;
-  // which (chunk, token) rows feed the fit: a deterministic sample shared by all blocks
+  // which (chunk, token) rows feed the fit: a deterministic sample shared by all gates
   const keep = new Uint8Array(nTok);
   const want = Math.min(maxRows, nTok);
   {
@@ -239,84 +277,106 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
     }
     for (let i = 0; i < want; i++) keep[idx[i]] = 1;
   }
-  const feats: Float32Array[] = Array.from({ length: L }, () => new Float32Array(want * E));
-  const rels: Float32Array[] = Array.from({ length: L }, () => new Float32Array(want));
-  const cosSum = new Float64Array(L);
-  const labels = opts.labels ?? 'rel';
+  // per kind and block: features [want][E] and the label measure [want]
+  const feats = new Map<GateKind, Float32Array[]>();
+  const rels = new Map<GateKind, Float32Array[]>();
+  for (const k of kinds) {
+    feats.set(k, Array.from({ length: L }, () => new Float32Array(want * E)));
+    rels.set(k, Array.from({ length: L }, () => new Float32Array(want)));
+  }
+  const cosSum = { block: new Float64Array(L), attn: new Float64Array(L), ffn: new Float64Array(L) };
+  const labels = opts.labels ?? (granularity === 'block' ? 'rel' : 'kl');
   const V = model.info.nVocab;
+  const dropKey = { block: 'drop', attn: 'dropAttn', ffn: 'dropFfn' } as const;
   let row = 0;
   for (let c = 0; c < cal.length; c++) {
     opts.signal?.throwIfAborted();
     say(`calibrate: dense pass ${c + 1}/${cal.length}`);
     ctx.truncate(0);
-    const taps = await ctx.taps(cal[c], true);
-    // per block: how much removing it changes each token's next-token distribution
-    let kls: Float32Array[] | undefined;
+    const taps = await ctx.taps(cal[c], { features: true, ffnFeatures: kinds.includes('ffn') });
+    // per gated sublayer: how much removing it changes each token's next-token distribution
+    const kls = new Map<GateKind, Float32Array[]>();
     if (labels === 'kl') {
       ctx.truncate(0);
       await ctx.evaluate(cal[c], { allLogits: true, gated: false, sequential: true });
       const dense = ctx.allLogits();
-      kls = [];
-      for (let l = 0; l < L; l++) {
-        if (l === 0 || l === L - 1) {
-          kls.push(new Float32Array(nCtx));
-          continue;
+      for (const k of kinds) {
+        const per: Float32Array[] = [];
+        for (let l = 0; l < L; l++) {
+          if (l === 0 || l === L - 1) {
+            per.push(new Float32Array(nCtx));
+            continue;
+          }
+          opts.signal?.throwIfAborted();
+          say(`calibrate: chunk ${c + 1}/${cal.length}, removing ${k === 'block' ? 'block' : `the ${k === 'attn' ? 'attention' : 'FFN'} of block`} ${l}/${L - 2}`);
+          ctx.truncate(0);
+          ctx.setDepthPolicy({ [dropKey[k]]: [l], prefill: true });
+          await ctx.evaluate(cal[c], { allLogits: true });
+          per.push(perTokenKl(dense, ctx.allLogits(), nCtx, V));
+          ctx.truncate(0);
+          ctx.setDepthPolicy(null);
         }
-        say(`calibrate: chunk ${c + 1}/${cal.length}, removing block ${l}/${L - 2}`);
-        ctx.truncate(0);
-        ctx.setDepthPolicy({ drop: [l], prefill: true });
-        await ctx.evaluate(cal[c], { allLogits: true });
-        ctx.setDepthPolicy(null);
-        kls.push(perTokenKl(dense, ctx.allLogits(), nCtx, V));
+        kls.set(k, per);
       }
       ctx.truncate(0);
     }
+    const relOf = { block: taps.rel, attn: taps.relAttn, ffn: taps.relFfn };
     for (let t = 0; t < nCtx; t++) {
-      for (let l = 0; l < L; l++) cosSum[l] += taps.cos[l * nCtx + t];
-      if (!keep[c * nCtx + t]) continue;
       for (let l = 0; l < L; l++) {
-        feats[l].set(taps.feat.subarray((l * nCtx + t) * E, (l * nCtx + t + 1) * E), row * E);
-        rels[l][row] = kls ? kls[l][t] : taps.rel[l * nCtx + t];
+        cosSum.block[l] += taps.cos[l * nCtx + t];
+        cosSum.attn[l] += taps.cosAttn[l * nCtx + t];
+        cosSum.ffn[l] += taps.cosFfn[l * nCtx + t];
+      }
+      if (!keep[c * nCtx + t]) continue;
+      for (const k of kinds) {
+        const F = feats.get(k)!, R = rels.get(k)!, K = kls.get(k);
+        const src = k === 'ffn' ? taps.featFfn : taps.feat;
+        for (let l = 0; l < L; l++) {
+          F[l].set(src.subarray((l * nCtx + t) * E, (l * nCtx + t + 1) * E), row * E);
+          R[l][row] = K ? K[l][t] : relOf[k][l * nCtx + t];
+        }
       }
       row++;
     }
   }
-  const influence = Array.from(cosSum, (s) => 1 - s / nTok);
+  const inf = (a: Float64Array) => Array.from(a, (x) => 1 - x / nTok);
 
-  // 2. labels at the global quantile of rel over the gated blocks
+  // 2. labels at the global quantile of the measure over every gated sublayer of every kind
   const q = targetSkip ?? 0.25;
   const pooled: number[] = [];
-  for (let l = 1; l < L - 1; l++) for (let i = 0; i < want; i++) pooled.push(rels[l][i]);
+  for (const k of kinds) for (let l = 1; l < L - 1; l++) for (let i = 0; i < want; i++) pooled.push(rels.get(k)![l][i]);
   pooled.sort((a, b) => a - b);
   const theta = pooled[Math.min(pooled.length - 1, Math.floor(q * pooled.length))];
 
-  // 3. a logistic gate per block
+  // 3. a logistic gate per (block, kind)
   const gates: GateTensor[] = [];
   const perBlock: CalibrationReport['perBlock'] = [];
-  for (let l = 1; l < L - 1; l++) {
-    opts.signal?.throwIfAborted();
-    say(`calibrate: fitting gate ${l}/${L - 2}`);
-    const y = new Uint8Array(want);
-    let need = 0, relSum = 0;
-    for (let i = 0; i < want; i++) {
-      y[i] = rels[l][i] >= theta ? 1 : 0;
-      need += y[i];
-      relSum += rels[l][i];
+  for (const k of kinds)
+    for (let l = 1; l < L - 1; l++) {
+      opts.signal?.throwIfAborted();
+      say(`calibrate: fitting ${k} gate ${l}/${L - 2}`);
+      const r = rels.get(k)![l];
+      const y = new Uint8Array(want);
+      let need = 0, relSum = 0;
+      for (let i = 0; i < want; i++) {
+        y[i] = r[i] >= theta ? 1 : 0;
+        need += y[i];
+        relSum += r[i];
+      }
+      const fit = fitLogistic(feats.get(k)![l], y, E, { iterations: opts.iterations ?? 150 });
+      gates.push({ layer: l, kind: k, w: fit.w, b: fit.b });
+      perBlock.push({ layer: l, kind: k, needRate: need / want, accuracy: fit.accuracy, loss: fit.loss, meanRel: relSum / want });
     }
-    const fit = fitLogistic(feats[l], y, E, { iterations: opts.iterations ?? 150 });
-    gates.push({ layer: l, w: fit.w, b: fit.b });
-    perBlock.push({ layer: l, needRate: need / want, accuracy: fit.accuracy, loss: fit.loss, meanRel: relSum / want });
-  }
 
   // 4. threshold on held-out text
   say('calibrate: dense logits on held-out text');
   const dense = await denseLogits(ctx, held);
   const baseModel = model.path.split('/').pop() ?? model.path;
-  await writeDepthGates(outPath, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5 });
+  await writeDepthGates(outPath, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5, granularity });
   const g: NativeDepthGates = await model.loadDepthGates(outPath);
   const evalAt = async (tau: number): Promise<HeldoutEval> => ({
     threshold: tau,
-    ...(await evaluatePolicy(ctx, held, dense, { gates: g, threshold: tau, kv: opts.kv ?? 'fill' })),
+    ...(await evaluatePolicy(ctx, held, dense, { gates: g, threshold: tau, kv: opts.kv ?? 'fill' }, granularity)),
   });
   let lo = 0, hi = 1;
   let best: HeldoutEval = await evalAt(0); // tau 0: every gate open = dense
@@ -339,8 +399,11 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
     tokensHeldout: held.length * nCtx,
     labelQuantile: q,
     labels,
+    granularity,
     perBlock,
-    blockInfluence: influence,
+    blockInfluence: inf(cosSum.block),
+    attnInfluence: inf(cosSum.attn),
+    ffnInfluence: inf(cosSum.ffn),
     chosen: best,
     seed,
     seconds: (performance.now() - t0) / 1000,
@@ -351,6 +414,7 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
     nLayer: L,
     gates,
     threshold: best.threshold,
+    granularity,
     kvMode: opts.kv ?? 'fill',
     targetSkip: targetSkip ?? best.skipRate,
     calibration: report,
