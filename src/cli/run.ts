@@ -27,6 +27,8 @@ import {
   type SamplingFlags,
 } from './flags.js';
 import { withProcessIo, type CommandIo } from './io.js';
+import { formatBytes } from './format.js';
+import { innerSkipRate } from '../engine/depth/calibrate.js';
 import { runChat } from './chat.js';
 
 export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags, RepackFlags, ChatFlags {
@@ -36,6 +38,7 @@ export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags, Repac
   nPredict: number;
   echo?: boolean;
   depthExact?: boolean;
+  verbose?: boolean;
 }
 
 export type RunIo = CommandIo;
@@ -43,21 +46,29 @@ export type RunIo = CommandIo;
 const rate = (n: number, ms: number) => (ms > 0 ? (n * 1000) / ms : 0).toFixed(2);
 
 /** The dual-sparsity lines of a run's summary: blocks per token, skip rate per block, experts per token. */
-export function sparsityLines(ctx: Context, decodeTokens: number): string {
+export function sparsityLines(ctx: Context, decodeTokens: number, verbose = false): string {
   const info = ctx.model.info;
   const st = ctx.stats();
   let out = '';
   if (st.routedTokens > 0) {
     const d = depthSummary(st, info.nLayer);
+    const perLayer = (runs: number[], skips: number[]) => skips.map((k, l) => Math.round((k / (k + runs[l] || 1)) * 100)).join(' ');
     out +=
       `llama4: depth: ${d.blocksPerToken.toFixed(2)} of ${info.nLayer} blocks per routed token (${d.routedTokens} tokens), ` +
-      `skip rate per block (%): ${d.skipPerBlock.map((s) => Math.round(s * 100)).join(' ')}\n`;
+      `skip rate per block (%): ${d.skipPerBlock.map((s) => Math.round(s * 100)).join(' ')}\n` +
+      `llama4: depth: sublayers skipped (blocks 1..${info.nLayer - 2}): attention ${(innerSkipRate(st.attnRuns, st.attnSkips) * 100).toFixed(1)}%, ` +
+      `FFN ${(innerSkipRate(st.ffnRuns, st.ffnSkips) * 100).toFixed(1)}%\n`;
+    if (verbose)
+      out +=
+        `llama4: depth: attention skip rate per block (%): ${perLayer(st.attnRuns, st.attnSkips)}\n` +
+        `llama4: depth: FFN skip rate per block (%): ${perLayer(st.ffnRuns, st.ffnSkips)}\n`;
     const shared = st.blockSharedOnly.reduce((a, b) => a + b, 0);
     if (shared > 0) out += `llama4: depth: ${shared} MoE block runs used the shared expert only\n`;
   }
   if (info.nExpert > 0 && decodeTokens > 0) {
     out += `llama4: width: ${info.nExpertUsed} of ${info.nExpert} experts per MoE block, ${(st.expertEvals / st.tokens).toFixed(2)} expert FFNs per token over all blocks\n`;
   }
+  if (verbose) out += `llama4: KV cache: ${formatBytes(st.kvBytes)} allocated, ${formatBytes(st.kvBytesUsed)} in use (${st.kvBytes} / ${st.kvBytesUsed} bytes)\n`;
   return out;
 }
 
@@ -100,7 +111,7 @@ export async function runCompletion(flags: RunFlags, io: RunIo): Promise<Generat
       `llama4: prompt eval: ${stats.promptTokens} tokens in ${stats.promptMs.toFixed(2)} ms (${rate(stats.promptTokens, stats.promptMs)} t/s)\n` +
       `llama4: generation:  ${stats.generatedTokens} tokens in ${stats.generateMs.toFixed(2)} ms (${rate(stats.generatedTokens, stats.generateMs)} t/s), stopped by ${stats.stop}\n` +
       exactLine +
-      sparsityLines(ctx, stats.generatedTokens),
+      sparsityLines(ctx, stats.generatedTokens, flags.verbose ?? false),
   );
   return stats;
 }
@@ -112,6 +123,7 @@ export function registerRun(program: Command): void {
   addPromptFlags(cmd);
   cmd.option('-n, --n-predict <n>', 'tokens to generate (-1 = until end of generation)', intArg(-1), -1);
   cmd.option('--echo', 'print the prompt before the generated text');
+  cmd.option('-v, --verbose', 'also report per-block attention / FFN skip rates and the KV cache bytes allocated and in use');
   addContextFlags(cmd);
   addSamplingFlags(cmd);
   addDepthFlags(cmd);

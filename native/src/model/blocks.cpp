@@ -468,7 +468,7 @@ void Blocks::moe_softmax(uint32_t il) {
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
     swiglu_ffn(g, u, d, in, rows, out, /*experts=*/true);
   };
-  c_.stats_.expert_evals += (uint64_t)(n * K);
+  for (int64_t t = 0; t < n; t++) stats_at(act_[t]).expert_evals += (uint64_t)K;
   run_experts(*this, L, sel.data(), nullptr, n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // weights applied to the expert outputs, summed in selection order
   for (int64_t t = 0; t < n; t++) {
@@ -505,7 +505,7 @@ void Blocks::moe_sigmoid_shared(uint32_t il) {
   auto ffn_fn = [this](const WeightView& g, const WeightView& u, const WeightView& d, const float* in, int64_t rows, float* out) {
     swiglu_ffn(g, u, d, in, rows, out, /*experts=*/true);
   };
-  for (int64_t i = 0; i < n * K; i++) c_.stats_.expert_evals += sel[i] >= 0;
+  for (int64_t i = 0; i < n * K; i++) stats_at(act_[i / K]).expert_evals += sel[i] >= 0;
   run_experts(*this, L, sel.data(), w.data(), n, K, s.xn.data(), E, s.moe_in, s.moe_out, ffn_fn);
   // shared expert on the unscaled normed input
   swiglu_ffn(L.ffn_gate_shexp.view(), L.ffn_up_shexp.view(), L.ffn_down_shexp.view(), s.xn.data(), n, s.proj.data());

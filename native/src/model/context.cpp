@@ -106,16 +106,21 @@ void Context::set_depth_policy(const DepthPolicy& p) {
     LLAMA4_THROW("depth gates are for %zu blocks, the model has %u", p.gates->layers.size(), L);
   if (p.threshold > 1.0f) LLAMA4_THROW("depth threshold %g is not a probability in [0, 1]", p.threshold);
   if (p.shared_threshold > 1.0f) LLAMA4_THROW("shared-expert threshold %g is not a probability in [0, 1]", p.shared_threshold);
+  // statically dropped attention layers: no KV at all (the first and last blocks always run). Checked
+  // before anything changes: a layer released earlier cannot come back while positions are cached.
+  std::vector<uint8_t> release(L, 0);
+  for (uint32_t il = 0; il < L; il++) {
+    const bool edge = il == 0 || il + 1 == L;
+    release[il] = p.free_dropped_kv && !edge && p.attn_dropped(il);
+    if (!release[il] && kv_.released(il) && n_past_ > 0)
+      LLAMA4_THROW("the attention of block %u was dropped and its KV released: clear the context (truncate to 0) before running it again", il);
+  }
   const bool sparse = p.kv == KvSkipMode::Skip && p.active();
   if (sparse != kv_.sparse()) {
     if (n_past_ > 0) LLAMA4_THROW("the KV mode of depth gating (--depth-kv) can only change while the context is empty");
     kv_.set_sparse(sparse);
   }
-  // statically dropped attention layers: no KV at all (the first and last blocks always run)
-  for (uint32_t il = 0; il < L; il++) {
-    const bool edge = il == 0 || il + 1 == L;
-    kv_.set_released(il, p.free_dropped_kv && !edge && p.attn_dropped(il));
-  }
+  for (uint32_t il = 0; il < L; il++) kv_.set_released(il, release[il]);
   depth_ = p;
 }
 
@@ -195,7 +200,12 @@ void Context::decode(const int32_t* tokens, int64_t n, bool all_logits, const st
     const int64_t m = std::min<int64_t>(params_.n_batch, n - off);
     pos.resize((size_t)m);
     for (int64_t i = 0; i < m; i++) pos[(size_t)i] = (int32_t)(start + off + i);
-    forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel, gated, sequential);
+    try {
+      forward(tokens + off, pos.data(), m, all_logits, all_logits ? logits_all_.data() + (size_t)off * V : logits_last_.data(), cancel, gated, sequential);
+    } catch (...) {
+      kv_.truncate(start);  // a failed or cancelled pass leaves no cells behind (the sparse cache appends)
+      throw;
+    }
     stats_.forward_calls++;
   }
   if (all_logits) std::copy(logits_all_.end() - V, logits_all_.end(), logits_last_.begin());
@@ -227,7 +237,12 @@ void Context::decode_step(const std::vector<Context*>& cs, const int32_t* tokens
   }
   const auto t0 = std::chrono::steady_clock::now();
   lead.logits_all_.resize((size_t)n * V);
-  lead.forward(tokens, pos.data(), n, /*all_logits=*/true, lead.logits_all_.data(), nullptr, gated, /*sequential=*/true, cs.data());
+  try {
+    lead.forward(tokens, pos.data(), n, /*all_logits=*/true, lead.logits_all_.data(), nullptr, gated, /*sequential=*/true, cs.data());
+  } catch (...) {
+    for (Context* c : cs) c->kv_.truncate(c->n_past_);
+    throw;
+  }
   for (int64_t i = 0; i < n; i++) {
     Context& c = *cs[(size_t)i];
     std::copy(lead.logits_all_.begin() + (size_t)i * V, lead.logits_all_.begin() + (size_t)(i + 1) * V, c.logits_last_.begin());

@@ -60,8 +60,9 @@ std::shared_ptr<DepthGates> load_depth_gates(const Model& m, const std::string& 
       const GgufTensorInfo* b = f->find_tensor(tensor_name(k.tensor, (int)il, "bias"));
       if (!w && !b) continue;
       if (!w || !b)
-        LLAMA4_THROW("'%s': block %u has a %s weight tensor but no %s", g->source.c_str(), il,
-                     tensor_name(k.tensor, (int)il, "").c_str(), w ? "bias" : "weight");
+        LLAMA4_THROW("'%s': block %u has %s but no %s", g->source.c_str(), il,
+                     tensor_name(k.tensor, (int)il, w ? "weight" : "bias").c_str(),
+                     tensor_name(k.tensor, (int)il, w ? "bias" : "weight").c_str());
       if (w->n_elements() != hp.n_embd || w->ne[0] != hp.n_embd)
         LLAMA4_THROW("'%s': tensor '%s' has %lld elements, expected [%u] (the model's embedding length)", g->source.c_str(),
                      w->name.c_str(), (long long)w->n_elements(), hp.n_embd);

@@ -220,7 +220,13 @@ export async function evaluatePolicy(
     top1Agreement: agree / count,
     pplDense: Math.exp(nllD / count),
     pplGated: Math.exp(nllG / count),
-    perBlockSkip: st.blockSkips.map((s, l) => s / (s + st.blockRuns[l] || 1)),
+    perBlockSkip: st.blockSkips.map((_, l) => {
+      const rate = (k: number[], r: number[]) => k[l] / (k[l] + r[l] || 1);
+      if (granularity === 'attn') return rate(st.attnSkips, st.attnRuns);
+      if (granularity === 'ffn') return rate(st.ffnSkips, st.ffnRuns);
+      if (granularity === 'sublayer') return (rate(st.attnSkips, st.attnRuns) + rate(st.ffnSkips, st.ffnRuns)) / 2;
+      return rate(st.blockSkips, st.blockRuns);
+    }),
   };
 }
 
