@@ -2,24 +2,28 @@
 // static removal at the same skip rate. For skip rates (default 10/25/40/50%) and each mode
 //   gated attention / gated FFN / gated sublayer (both gate kinds) / gated block   (llama4 calibrate)
 //   static attention drop / static block drop                                      (influence-ranked)
+//   *-quota: the same gates with per-block quota thresholds (calibrate --thresholds quota)
 // it measures perplexity at -c 512 and -c 2048 and top-1 agreement with dense on evaluation text, decode
 // t/s at depth 0 and depth 4096 (alternated with dense in one run), and KV bytes allocated / in use at
 // depth 4096. Plus the Llama-4-shaped MoE fixture with the three-way decision in bytes per token.
 //
 // Texts (never overlapping): python-reference.txt's first 170 kB are the calibration text (gates are fitted
 // on its start, thresholds chosen on its last 2 chunks); evaluation uses its last 80 kB.
-// Gated modes run in their memory-saving configuration: --depth-kv skip with gated prompts (a skipped
-// attention writes no K/V), so quality, speed and KV are measured in one configuration. One calibration
-// per granularity (labels at the 0.3 quantile); each skip rate gets its own threshold on the held-out
-// chunks (bisection), never on the evaluation text.
+// Gated modes run with gated prompts (--depth-prefill) and KV-fill (a skipped attention still writes its
+// K/V, so the cache does not shrink); a mode suffixed '-kvskip' (e.g. attn-kvskip) runs --depth-kv skip
+// instead (a skipped attention writes no K/V: the sparse cache shrinks). Quality, speed and KV are
+// measured in the same configuration. One calibration per granularity (labels at the 0.3 quantile); each
+// skip rate gets its own threshold on the held-out chunks (bisection), never on the evaluation text.
 //
-//   npx tsx scripts/depth-table.ts [--skips 0.1,0.25,0.4,0.5] [--modes attn,ffn,sublayer,block,drop-attn,drop-block]
-//                                  [--phase quality|speed|moe|all] [--threads 2] [--out /tmp/llama4-depth]
+//   npx tsx scripts/depth-table.ts [--skips 0.1,0.25,0.4,0.5] [--modes attn,ffn,sublayer,block,drop-attn,drop-block,attn-kvskip,attn-quota,...]
+//                                  [--phase quality|speed|moe|exact|all] [--threads 2] [--out /tmp/llama4-depth]
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Granularity } from '../src/engine/depth/adapter.js';
-import { calibrate, chunkTokens, denseLogits, evaluatePolicy, staticDropList, type CalibrationReport } from '../src/engine/depth/calibrate.js';
+import { readGateTensors, writeDepthGates, type Granularity } from '../src/engine/depth/adapter.js';
+import { calibrate, chunkTokens, denseLogits, evaluatePolicy, quotaThresholds, staticDropList, type CalibrationReport } from '../src/engine/depth/calibrate.js';
+import { generateExact, newExactStats } from '../src/engine/depth/speculative.js';
+import { generate, type GenerationStats } from '../src/engine/generate.js';
 import { Model, type Context } from '../src/engine/model.js';
 import { perplexity } from '../src/engine/perplexity.js';
 import type { DepthPolicy } from '../src/native/addon.js';
@@ -27,7 +31,7 @@ import type { DepthPolicy } from '../src/native/addon.js';
 const { values } = parseArgs({
   options: {
     skips: { type: 'string', default: '0.1,0.25,0.4,0.5' },
-    modes: { type: 'string', default: 'attn,ffn,sublayer,block,drop-attn,drop-block' },
+    modes: { type: 'string', default: 'attn,ffn,sublayer,block,drop-attn,drop-block,attn-kvskip,attn-quota,sublayer-quota,block-quota' },
     phase: { type: 'string', default: 'all' },
     threads: { type: 'string', default: '2' },
     out: { type: 'string', default: '/tmp/llama4-depth' },
@@ -94,11 +98,26 @@ async function buildConfigs(): Promise<void> {
         const inf = mode === 'drop-attn' ? influence.attnInfluence : influence.blockInfluence;
         const list = staticDropList(inf, k / L);
         configs.push({ mode, target: r, policy: mode === 'drop-attn' ? { dropAttn: list } : { drop: list }, heldoutSkip: list.length / (L - 2) });
+      } else if (mode.endsWith('-quota')) {
+        // per-block quotas: lowest-influence sublayers, each skipping the tokens its gate scores lowest
+        const g = mode.replace(/-quota$/, '') as Granularity;
+        const { path, report } = await adapter(g);
+        const gates = await readGateTensors(path);
+        const qpath = join(out, `smollm2-${mode}-${r}.gguf`);
+        const q = await quotaThresholds(ctx, held, dense, gates, { block: report.blockInfluence, attn: report.attnInfluence, ffn: report.ffnInfluence }, g, r, async (th) => {
+          await writeDepthGates(qpath, { arch: m.info.arch, baseModel: 'SmolLM2-135M-Instruct.Q4_1.gguf', nLayer: L, gates, threshold: 0.5, granularity: g, thresholds: th.block, thresholdsAttn: th.attn, thresholdsFfn: th.ffn });
+          return m.loadDepthGates(qpath);
+        }, { kv: 'fill' });
+        // the adapter file holds the last fraction tried: write the chosen one
+        await writeDepthGates(qpath, { arch: m.info.arch, baseModel: 'SmolLM2-135M-Instruct.Q4_1.gguf', nLayer: L, gates, threshold: 0.5, granularity: g, thresholds: q.thresholds.block, thresholdsAttn: q.thresholds.attn, thresholdsFfn: q.thresholds.ffn });
+        log(`${mode} @ ${r}: ${q.sublayers.length} sublayers at ${q.fraction} (held-out skip ${(q.chosen.skipRate * 100).toFixed(1)}%, KL ${q.chosen.meanKl.toFixed(4)})`);
+        configs.push({ mode, target: r, policy: { gates: qpath, kv: 'fill', prefill: true }, heldoutSkip: q.chosen.skipRate });
       } else {
-        const g = mode as Granularity;
+        const g = mode.replace(/-kvskip$/, '') as Granularity;
+        const kv = mode.endsWith('-kvskip') ? 'skip' : 'fill';
         const { path } = await adapter(g);
         const gates = await m.loadDepthGates(path);
-        const base: DepthPolicy = { gates, kv: 'skip' };
+        const base: DepthPolicy = { gates, kv };
         let lo = 0, hi = 1, best = 0, bestSkip = 0;
         for (let it = 0; it < 9; it++) {
           const mid = (lo + hi) / 2;
@@ -107,7 +126,7 @@ async function buildConfigs(): Promise<void> {
           else hi = mid;
         }
         log(`${mode} @ ${r}: tau ${best.toFixed(4)} (held-out skip ${(bestSkip * 100).toFixed(1)}%)`);
-        configs.push({ mode, target: r, policy: { gates: path, threshold: best, kv: 'skip', prefill: true }, heldoutSkip: bestSkip });
+        configs.push({ mode, target: r, policy: { gates: path, threshold: best, kv, prefill: true }, heldoutSkip: bestSkip });
       }
       saveConfigs();
     }
@@ -249,6 +268,39 @@ async function moe(): Promise<string> {
   return ['| Llama-4 MoE fixture, decode | weight bytes / token | routed expert evals / token | shared-only blocks / token | skipped blocks / token |', '|---|---:|---:|---:|---:|', ...rows].join('\n');
 }
 
+// --- exact mode: gated drafts verified at full depth, against dense greedy at depth 0 and D -----------------
+async function exact(): Promise<string> {
+  const rows: string[] = [];
+  const picks = configs.filter((c) => c.target === 0.25 && ['attn', 'ffn', 'sublayer', 'drop-attn'].includes(c.mode));
+  for (const c of picks) {
+    const policy = { ...(await policyOf(c))!, kv: 'fill' as const, prefill: false, freeDroppedKv: false };
+    for (const depth of [0, D]) {
+      const prompt = evalTok.slice(0, Math.max(depth, 16));
+      const nCtx = prompt.length + 64 + 16;
+      let denseRate = 0, exactRate = 0, identical = true, accept = 0, off = false;
+      for (let rep = 0; rep < 2; rep++) {
+        const dctx = m.createContext({ nCtx, nThreads: threads });
+        const ref: number[] = [];
+        const ds: GenerationStats = { promptTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, stop: 'length' };
+        for await (const p of generate(dctx, prompt, { temp: 0, maxTokens: 64 }, ds)) if (p.token >= 0) ref.push(p.token);
+        denseRate = Math.max(denseRate, (ds.generatedTokens * 1000) / ds.generateMs);
+        const ctx = m.createContext({ nCtx, nThreads: threads });
+        ctx.setDepthPolicy(policy);
+        const st = newExactStats();
+        const got: number[] = [];
+        for await (const p of generateExact(ctx, prompt, { maxTokens: 64 }, st)) if (p.token >= 0) got.push(p.token);
+        exactRate = Math.max(exactRate, (st.generatedTokens * 1000) / st.generateMs);
+        identical &&= JSON.stringify(ref) === JSON.stringify(got) && got.length > 0;
+        accept = st.drafted ? st.accepted / st.drafted : 0;
+        off ||= st.switchedOff;
+      }
+      rows.push(`| ${c.mode} 25% drafts | d${depth} | ${denseRate.toFixed(1)} | ${exactRate.toFixed(1)} (${(exactRate / denseRate).toFixed(2)}x) | ${(accept * 100).toFixed(0)}%${off ? ', switched off' : ''} | ${identical ? 'identical' : 'DIFFERS'} |`);
+      log(rows[rows.length - 1]);
+    }
+  }
+  return ['| exact mode (--depth-exact) | depth | dense greedy t/s | exact t/s | drafts accepted | output |', '|---|---|---:|---:|---:|---|', ...rows].join('\n');
+}
+
 // --- run ---------------------------------------------------------------------------------------------------
 if (phase === 'quality' || phase === 'all' || phase === 'speed') await buildConfigs();
 if (phase === 'quality' || phase === 'all') {
@@ -258,6 +310,7 @@ if (phase === 'quality' || phase === 'all') {
 }
 if (phase === 'speed' || phase === 'all') for (const c of configs) await measureSpeed(c);
 const moeTable = phase === 'moe' || phase === 'all' ? await moe() : '';
+const exactTable = phase === 'exact' || phase === 'all' ? await exact() : '';
 
 const dq = quality.find((q) => q.mode === 'dense');
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -275,3 +328,4 @@ for (const c of configs) {
   );
 }
 if (moeTable) console.log('\n' + moeTable);
+if (exactTable) console.log('\n' + exactTable);

@@ -23,6 +23,7 @@ interface CalibrateFlags extends RepackFlags {
   depthKv: 'fill' | 'skip';
   labels?: 'kl' | 'rel';
   granularity: Granularity;
+  thresholds: 'global' | 'quota';
   json?: boolean;
 }
 
@@ -36,6 +37,11 @@ export function formatReport(r: CalibrationReport): string {
       `top-1 agreement ${(c.top1Agreement * 100).toFixed(1)}%, mean KL ${c.meanKl.toFixed(4)} nats`,
     `skip rate per block: ${c.perBlockSkip.map((s) => (s * 100).toFixed(0)).join(' ')} (%)`,
   ];
+  if (r.quota)
+    lines.push(
+      `quota thresholds: ${r.quota.sublayers.length} sublayers (${r.quota.sublayers.map((x) => `${x.kind}${x.layer}`).join(' ')}) each skip ${(r.quota.fraction * 100).toFixed(0)}% of tokens; ` +
+        `tried ${r.quota.tried.map((t) => `${t.fraction}: KL ${t.meanKl.toFixed(4)}`).join(', ')}`,
+    );
   return lines.join('\n');
 }
 
@@ -57,6 +63,7 @@ export function registerCalibrate(program: Command): void {
     .option('-t, --threads <n>', 'threads', intArg(1, 512))
     .addOption(new Option('--depth-kv <mode>', 'KV of skipped blocks during threshold selection').choices(['fill', 'skip']).default('fill'))
     .addOption(new Option('--granularity <g>', 'what a gate skips: attn (attention sublayer), ffn, sublayer (both, separate gates) or block').choices(['attn', 'ffn', 'sublayer', 'block']).default('block'))
+    .addOption(new Option('--thresholds <how>', "global: one threshold for every gate; quota: the target's worth of lowest-influence sublayers, each skipping the tokens its gate scores lowest (share chosen on held-out text)").choices(['global', 'quota']).default('global'))
     .addOption(new Option('--labels <kind>', "what makes a token skip a sublayer: 'kl' (a removal pass per sublayer; default for attn/ffn/sublayer) or 'rel' (relative update, cheaper; default for block)").choices(['kl', 'rel']))
     .option('--json', 'print the calibration report as JSON');
   cmd.action(async (flags: CalibrateFlags) => {
@@ -75,6 +82,7 @@ export function registerCalibrate(program: Command): void {
       kv: flags.depthKv,
       labels: flags.labels,
       granularity: flags.granularity,
+      thresholds: flags.thresholds,
       onProgress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`),
     });
     if (tty) process.stderr.write('\r\x1b[K');

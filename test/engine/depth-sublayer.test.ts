@@ -734,4 +734,33 @@ describe('calibrate --granularity attn | sublayer (stories260K)', () => {
       expect(d.policy).toMatchObject({ dropAttn: d.droppedAttn, dropFfn: d.droppedFfn });
     });
   }
+
+  it('--thresholds quota: per-block thresholds on the lowest-influence sublayers only, reproduced by the loaded adapter', async () => {
+    const m = stories;
+    const L = m.info.nLayer;
+    const a = join(dir, 'cal-quota.gguf');
+    const r = await calibrate(m, text, a, { ...opts, granularity: 'attn', labels: 'rel', thresholds: 'quota', targetSkip: 0.34 });
+    const q = r.quota!;
+    expect(q.tried.length).toBeGreaterThan(1);
+    expect(q.tried.find((t) => t.fraction === q.fraction)!.meanKl).toBe(Math.min(...q.tried.map((t) => t.meanKl)));
+    // the chosen sublayers are the lowest-influence attention sublayers, as many as the target needs
+    const inner = [1, 2, 3].sort((x, y) => r.attnInfluence[x] - r.attnInfluence[y] || x - y);
+    expect(q.sublayers.map((x) => x.layer)).toEqual(inner.slice(0, Math.min(3, Math.round((0.34 * 3) / q.fraction))));
+    const info = (await m.loadDepthGates(a)).info();
+    const chosen = new Set(q.sublayers.map((x) => x.layer));
+    for (let l = 0; l < L; l++) {
+      const t = info.attn[l].threshold;
+      if (l === 0 || l === L - 1) expect(t).toBe(-1);
+      else if (chosen.has(l)) expect(t).toBeGreaterThan(0);
+      else expect(t).toBe(0); // always runs
+    }
+    // the held-out figures come back from the written adapter
+    const toks = m.tokenizer.encode(text, { addSpecial: true, parseSpecial: false });
+    const all = chunkTokens(toks, opts.nCtx, m.tokenizer.vocab.addBos ? m.tokenizer.vocab.bos : null);
+    const held = all.slice(all.length - opts.heldoutChunks);
+    const ctx = m.createContext({ nCtx: opts.nCtx, nBatch: opts.nCtx, nThreads: 1 });
+    const e = await evaluatePolicy(ctx, held, await denseLogits(ctx, held), { gates: await m.loadDepthGates(a), kv: 'fill' }, 'attn');
+    expect([e.skipRate, e.meanKl]).toEqual([r.chosen.skipRate, r.chosen.meanKl]);
+    expect(e.perBlockSkip.filter((x, l) => !chosen.has(l) && x > 0)).toEqual([]);
+  });
 });

@@ -1,7 +1,9 @@
 // Depth-gate adapter files: a small GGUF beside the model (like a LoRA file) holding
 // blk.N.depth_gate.weight [n_embd] and blk.N.depth_gate.bias [1] in F32, with metadata naming the base
 // model and the calibrated thresholds. The base model file is never modified.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { GgufWriter } from '../../gguf/writer.js';
+import { addon, type GgufTensor } from '../../native/addon.js';
 import { keyName, tensorName } from '../../gguf/names.js';
 
 /** Which sublayer a gate decides: the whole block, its attention, or its FFN (format version 2). */
@@ -29,8 +31,11 @@ export interface AdapterContent {
   gates: GateTensor[];
   /** global threshold (probability) */
   threshold: number;
-  /** optional per-block thresholds, one per block (block gates) */
+  /** optional per-block thresholds, one per block (block gates; < 0: the global one) */
   thresholds?: Float32Array;
+  /** the same for attention and FFN gates */
+  thresholdsAttn?: Float32Array;
+  thresholdsFfn?: Float32Array;
   granularity?: Granularity;
   kvMode?: 'fill' | 'skip';
   targetSkip?: number;
@@ -49,9 +54,10 @@ export async function writeDepthGates(path: string, a: AdapterContent): Promise<
   w.set(keyName('DEPTH_GATE_VERSION'), ADAPTER_VERSION, 'u32');
   if (a.granularity) w.set(keyName('DEPTH_GATE_GRANULARITY'), a.granularity);
   w.set(keyName('DEPTH_GATE_THRESHOLD'), a.threshold, 'f32');
-  if (a.thresholds) {
-    if (a.thresholds.length !== a.nLayer) throw new Error(`thresholds: ${a.thresholds.length} entries for ${a.nLayer} blocks`);
-    w.set(keyName('DEPTH_GATE_THRESHOLDS'), a.thresholds, 'f32');
+  for (const [th, id] of [[a.thresholds, 'DEPTH_GATE_THRESHOLDS'], [a.thresholdsAttn, 'DEPTH_GATE_THRESHOLDS_ATTN'], [a.thresholdsFfn, 'DEPTH_GATE_THRESHOLDS_FFN']] as const) {
+    if (!th) continue;
+    if (th.length !== a.nLayer) throw new Error(`thresholds: ${th.length} entries for ${a.nLayer} blocks`);
+    w.set(keyName(id), th, 'f32');
   }
   if (a.kvMode) w.set(keyName('DEPTH_GATE_KV_MODE'), a.kvMode);
   if (a.targetSkip !== undefined) w.set(keyName('DEPTH_GATE_TARGET_SKIP'), a.targetSkip, 'f32');
@@ -64,4 +70,34 @@ export async function writeDepthGates(path: string, a: AdapterContent): Promise<
     w.addTensor(tensorName(id, g.layer, 'bias'), [1], F32, new Uint8Array(Float32Array.of(g.b).buffer));
   }
   await w.write(path);
+}
+
+/** The gate tensors of an adapter (F32), for tools that score tokens in JS (quota thresholds). */
+export async function readGateTensors(path: string): Promise<GateTensor[]> {
+  const h = await addon().readGguf(path, { arrayLimit: 0 });
+  const fd = openSync(path, 'r');
+  try {
+    const read = (t: GgufTensor): Float32Array => {
+      if (t.typeId !== F32) throw new Error(`'${path}': gate tensor ${t.name} is ${t.type}, expected F32`);
+      const b = Buffer.alloc(t.bytes);
+      readSync(fd, b, 0, t.bytes, t.offset);
+      return new Float32Array(b.buffer, b.byteOffset, t.bytes / 4);
+    };
+    const out: GateTensor[] = [];
+    const byName = new Map(h.tensors.map((t) => [t.name, t]));
+    for (const t of h.tensors) {
+      const m = /^blk\.(\d+)\./.exec(t.name);
+      if (!m) continue;
+      const layer = Number(m[1]);
+      for (const kind of Object.keys(TENSOR) as GateKind[]) {
+        if (t.name !== tensorName(TENSOR[kind], layer, 'weight')) continue;
+        const bias = byName.get(tensorName(TENSOR[kind], layer, 'bias'));
+        if (!bias) throw new Error(`'${path}': ${t.name} has no bias`);
+        out.push({ layer, kind, w: read(t), b: read(bias)[0] });
+      }
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
 }

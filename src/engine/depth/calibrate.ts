@@ -17,7 +17,7 @@
 //     one-by-one decoding).
 import type { DepthPolicy, NativeDepthGates } from '../../native/addon.js';
 import { writeDepthGates, type GateKind, type GateTensor, type Granularity } from './adapter.js';
-import { fitLogistic } from './logistic.js';
+import { fitLogistic, gateProb } from './logistic.js';
 import { mulberry32 } from '../../sampling/rng.js';
 import type { Context, Model } from '../model.js';
 
@@ -41,6 +41,8 @@ export interface CalibrateOptions {
   labels?: 'kl' | 'rel';
   /** what a gate skips (default 'block') */
   granularity?: Granularity;
+  /** one threshold for all gates (bisection, default) or per-block quotas (quotaThresholds; needs targetSkip) */
+  thresholds?: 'global' | 'quota';
   onProgress?: (msg: string) => void;
   signal?: AbortSignal;
 }
@@ -74,6 +76,8 @@ export interface CalibrationReport {
   attnInfluence: number[];
   ffnInfluence: number[];
   chosen: HeldoutEval;
+  /** with thresholds 'quota': the fraction and sublayers chosen, and the fractions tried */
+  quota?: Omit<QuotaResult, 'thresholds' | 'chosen'>;
   seed: number;
   seconds: number;
 }
@@ -242,6 +246,86 @@ export async function denseLogits(ctx: Context, chunks: number[][]): Promise<Flo
   return out;
 }
 
+/** Per-block thresholds chosen by quota (see quotaThresholds). */
+export interface QuotaResult {
+  /** the share of tokens each chosen sublayer skips */
+  fraction: number;
+  /** the sublayers that skip, lowest influence first */
+  sublayers: { kind: GateKind; layer: number }[];
+  thresholds: Record<GateKind, Float32Array>;
+  chosen: HeldoutEval;
+  tried: { fraction: number; skipRate: number; meanKl: number; pplGated: number }[];
+}
+
+/**
+ * Thresholds per (block, kind) by quota, for a target skip rate: the fewest lowest-influence sublayers
+ * (1 - cos(in, out) on the calibration text) that make up the target when each skips the fraction f of
+ * tokens its gate scores lowest; every other sublayer always runs. f = 1 would be the static drop of
+ * those sublayers; the gate decides which tokens still run them. f is chosen on the held-out chunks
+ * (lowest mean KL), the per-block thresholds are the gate probabilities' f-quantiles there.
+ */
+export async function quotaThresholds(
+  ctx: Context,
+  held: number[][],
+  dense: Float32Array[],
+  gates: GateTensor[],
+  influence: Record<GateKind, number[]>,
+  granularity: Granularity,
+  target: number,
+  writeAndLoad: (th: Record<GateKind, Float32Array>) => Promise<NativeDepthGates>,
+  opts: { kv?: 'fill' | 'skip'; fractions?: number[]; onProgress?: (s: string) => void } = {},
+): Promise<QuotaResult> {
+  const L = ctx.model.info.nLayer;
+  const E = ctx.model.info.nEmbd;
+  const kinds: GateKind[] = granularity === 'sublayer' ? ['attn', 'ffn'] : [granularity];
+  // gate probabilities of the held-out tokens, per (kind, block)
+  const probs = new Map<string, number[]>();
+  for (const c of held) {
+    ctx.truncate(0);
+    const taps = await ctx.taps(c, { features: true, ffnFeatures: kinds.includes('ffn') });
+    for (const g of gates) {
+      const kind = g.kind ?? 'block';
+      if (!kinds.includes(kind)) continue;
+      const src = kind === 'ffn' ? taps.featFfn : taps.feat;
+      const key = `${kind}${g.layer}`;
+      const arr = probs.get(key) ?? [];
+      for (let t = 0; t < c.length; t++) arr.push(gateProb(g, src, (g.layer * c.length + t) * E));
+      probs.set(key, arr);
+    }
+  }
+  ctx.truncate(0);
+  for (const a of probs.values()) a.sort((x, y) => x - y);
+  const ranked = kinds
+    .flatMap((kind) => gates.filter((g) => (g.kind ?? 'block') === kind).map((g) => ({ kind, layer: g.layer, inf: influence[kind][g.layer] })))
+    .sort((a, b) => a.inf - b.inf || a.layer - b.layer);
+  const N = ranked.length;
+  const tried: QuotaResult['tried'] = [];
+  let best: QuotaResult | undefined;
+  for (const f of opts.fractions ?? [0.95, 0.9, 0.8, 0.7, 0.6]) {
+    const m = Math.min(N, Math.round((target * N) / f));
+    if (m === 0) continue;
+    const th: Record<GateKind, Float32Array> = {
+      block: new Float32Array(L).fill(-1),
+      attn: new Float32Array(L).fill(-1),
+      ffn: new Float32Array(L).fill(-1),
+    };
+    for (const r of ranked) th[r.kind][r.layer] = 0; // runs always (p >= 0)
+    // skip where p < the f-quantile (ties: the next larger value, so at most about f skip)
+    for (const r of ranked.slice(0, m)) {
+      const p = probs.get(`${r.kind}${r.layer}`)!;
+      th[r.kind][r.layer] = Math.min(1, p[Math.min(p.length - 1, Math.floor(f * p.length))]);
+    }
+    const g = await writeAndLoad(th);
+    const e = await evaluatePolicy(ctx, held, dense, { gates: g, kv: opts.kv ?? 'fill' }, granularity);
+    tried.push({ fraction: f, skipRate: e.skipRate, meanKl: e.meanKl, pplGated: e.pplGated });
+    opts.onProgress?.(`calibrate: quota f ${f}: ${m} sublayers, skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)}`);
+    if (!best || e.meanKl < best.chosen.meanKl)
+      best = { fraction: f, sublayers: ranked.slice(0, m).map(({ kind, layer }) => ({ kind, layer })), thresholds: th, chosen: { threshold: -1, ...e }, tried };
+  }
+  if (!best) throw new Error(`--target-skip ${target} is too small for ${N} gated sublayers`);
+  return best;
+}
+
 export async function calibrate(model: Model, text: string, outPath: string, opts: CalibrateOptions = {}): Promise<CalibrationReport> {
   const t0 = performance.now();
   const say = opts.onProgress ?? (() => {});
@@ -384,9 +468,18 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
     threshold: tau,
     ...(await evaluatePolicy(ctx, held, dense, { gates: g, threshold: tau, kv: opts.kv ?? 'fill' }, granularity)),
   });
+  const influence = { block: inf(cosSum.block), attn: inf(cosSum.attn), ffn: inf(cosSum.ffn) };
+  let quota: QuotaResult | undefined;
+  if ((opts.thresholds ?? 'global') === 'quota') {
+    if (targetSkip === undefined) throw new Error('--thresholds quota needs --target-skip');
+    quota = await quotaThresholds(ctx, held, dense, gates, influence, granularity, targetSkip, async (th) => {
+      await writeDepthGates(outPath, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5, granularity, thresholds: th.block, thresholdsAttn: th.attn, thresholdsFfn: th.ffn });
+      return model.loadDepthGates(outPath);
+    }, { kv: opts.kv, onProgress: say });
+  }
   let lo = 0, hi = 1;
-  let best: HeldoutEval = await evalAt(0); // tau 0: every gate open = dense
-  for (let it = 0; it < 10; it++) {
+  let best: HeldoutEval = quota ? quota.chosen : await evalAt(0); // tau 0: every gate open = dense
+  for (let it = 0; it < (quota ? 0 : 10); it++) {
     const mid = (lo + hi) / 2;
     const e = await evalAt(mid);
     say(`calibrate: tau ${mid.toFixed(4)}: skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)} (dense ${e.pplDense.toFixed(3)})`);
@@ -407,10 +500,11 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
     labels,
     granularity,
     perBlock,
-    blockInfluence: inf(cosSum.block),
-    attnInfluence: inf(cosSum.attn),
-    ffnInfluence: inf(cosSum.ffn),
+    blockInfluence: influence.block,
+    attnInfluence: influence.attn,
+    ffnInfluence: influence.ffn,
     chosen: best,
+    ...(quota ? { quota: { fraction: quota.fraction, sublayers: quota.sublayers, tried: quota.tried } } : {}),
     seed,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -419,8 +513,9 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
     baseModel,
     nLayer: L,
     gates,
-    threshold: best.threshold,
+    threshold: quota ? 0.5 : best.threshold,
     granularity,
+    ...(quota ? { thresholds: quota.thresholds.block, thresholdsAttn: quota.thresholds.attn, thresholdsFfn: quota.thresholds.ffn } : {}),
     kvMode: opts.kv ?? 'fill',
     targetSkip: targetSkip ?? best.skipRate,
     calibration: report,
