@@ -12,7 +12,7 @@ import {
   type BenchParams,
   type BenchResult,
 } from '../engine/bench.js';
-import { addCacheTypeFlags, addDepthFlags, defaultThreads, depthOptions, intArg, type DepthFlags } from './flags.js';
+import { addCacheTypeFlags, addDepthFlags, defaultThreads, depthOptions, intArg, MODEL_HELP, modelArg, type DepthFlags } from './flags.js';
 import { hasDepth } from '../engine/depth/policy.js';
 import { batchedHeader, batchedRowText, runBatchedBench, type BatchedRow } from '../engine/batched-bench.js';
 import { Model } from '../engine/model.js';
@@ -79,8 +79,8 @@ function depthArg(v: string): number[] {
   }
 }
 
-function collect(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
+function collectModels(v: string, prev: string[] = []): string[] {
+  return [...prev, modelArg(v)];
 }
 
 function bwArg(v: string): number | 'auto' | 'off' {
@@ -146,7 +146,7 @@ export function registerBench(program: Command): Command {
   const cmd = program
     .command('bench')
     .description("measure prompt processing (ppN) and generation (tgN) speed, like llama.cpp's llama-bench")
-    .option('-m, --model <path>', 'model file (.gguf); repeat for several', collect, [])
+    .option('-m, --model <path>', `${MODEL_HELP}; repeat for several`, collectModels, [])
     .option('-p, --n-prompt <list>', 'prompt lengths to test (comma list / ranges a-b[+s]; 0 skips)', listArg('-p', 0, 1 << 20), BENCH_DEFAULTS.nPrompt)
     .option('-n, --n-gen <list>', 'generation lengths to test (0 skips)', listArg('-n', 0, 1 << 20), BENCH_DEFAULTS.nGen)
     .option(

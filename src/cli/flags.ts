@@ -7,6 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
 import type { ContextOptions } from '../engine/model.js';
 import { parseSublayerDrop, type DepthOptions, type SublayerDrop } from '../engine/depth/policy.js';
+import { resolveModelPath } from '../pull/cache.js';
 
 const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
@@ -78,8 +79,18 @@ export interface ChatFlags extends TemplateFlags {
   history: boolean;
 }
 
+export const MODEL_HELP = 'model file (.gguf), or a cached model\'s name (llama4 ls)';
+
+/**
+ * Every command's model value becomes a path here: a file that exists, else a model in the cache
+ * (`user/repo:Q4_K_M`, the name `llama4 ls` prints; a split model gives its first part).
+ */
+export function modelArg(value: string): string {
+  return resolveModelPath(value);
+}
+
 export function addModelFlag(cmd: Command): Command {
-  return cmd.requiredOption('-m, --model <path>', 'model file (.gguf)');
+  return cmd.requiredOption('-m, --model <path>', MODEL_HELP, modelArg);
 }
 
 const REPACK_HELP = "keep the file's weight layout (no packed copies for the CPU kernels: less memory, slower)";

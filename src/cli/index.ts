@@ -6,8 +6,11 @@ import { registerBench } from './bench.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerChat } from './chat.js';
 import { registerInfo } from './info.js';
+import { registerLs } from './ls.js';
 import { registerPerplexity } from './perplexity.js';
+import { registerPull } from './pull.js';
 import { registerQuantize } from './quantize.js';
+import { registerRm } from './rm.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
@@ -29,6 +32,9 @@ export function buildProgram(): Command {
   registerQuantize(program);
   registerBench(program);
   registerCalibrate(program);
+  registerPull(program);
+  registerLs(program);
+  registerRm(program);
   return program;
 }
 

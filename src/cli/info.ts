@@ -1,8 +1,11 @@
-// `llama4 info MODEL.gguf`: architecture, hyper-parameters, tokenizer, tensor table and totals.
+// `llama4 info MODEL.gguf`: architecture, hyper-parameters, tokenizer, tensor table and totals; for a
+// split model (any part's path) also its parts.
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { addon, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
 import { key, Metadata } from '../gguf/metadata.js';
 import { formatBytes, formatParams, table } from './format.js';
+import { MODEL_HELP, modelArg } from './flags.js';
 
 export interface InfoOptions {
   json?: boolean;
@@ -47,7 +50,10 @@ export interface ModelSummary {
     addBos?: boolean;
     chatTemplate: boolean;
   };
-  tensors: { name: string; type: string; shape: number[]; bytes: number }[];
+  /** a split model's files, part 1 first (absent for a single file) */
+  parts?: { path: string; size: number; tensors: number; tensorBytes: number }[];
+  /** `part`: the 1-based part holding the tensor, for a split model */
+  tensors: { name: string; type: string; shape: number[]; bytes: number; part?: number }[];
   totals: { parameters: number; tensorBytes: number; fileSize: number; bitsPerWeight: number; types: Record<string, number> };
 }
 
@@ -85,7 +91,8 @@ export function summarize(h: GgufHeader): ModelSummary {
           chatTemplate: md.has(key('TOKENIZER_CHAT_TEMPLATE')),
         }
       : undefined,
-    tensors: h.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, bytes: t.bytes })),
+    ...(h.parts ? { parts: h.parts.map((p) => ({ path: p.path, size: p.fileSize, tensors: p.tensorCount, tensorBytes: p.tensorBytes })) } : {}),
+    tensors: h.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, bytes: t.bytes, ...(h.parts ? { part: t.part + 1 } : {}) })),
     totals: {
       parameters: params,
       tensorBytes,
@@ -106,7 +113,15 @@ function layerList(flags: boolean[]): string {
 export function renderText(s: ModelSummary, h: GgufHeader, opts: InfoOptions): string {
   const out: string[] = [];
   out.push(`file:          ${s.file.path}`);
-  out.push(`format:        GGUF v${s.file.version}, alignment ${s.file.alignment}, ${s.file.metadataCount} metadata keys, ${s.file.tensorCount} tensors, ${formatBytes(s.file.size)}`);
+  out.push(
+    `format:        GGUF v${s.file.version}, alignment ${s.file.alignment}, ${s.file.metadataCount} metadata keys, ${s.file.tensorCount} tensors, ` +
+      `${formatBytes(s.file.size)}${s.parts ? ` in ${s.parts.length} parts` : ''}`,
+  );
+  if (s.parts) {
+    out.push(`parts:         ${s.parts.length} files (split model: metadata in part 1, tensors spread over all)`);
+    const rows = [['part', 'file', 'size', 'tensors', 'tensor bytes'], ...s.parts.map((p, i) => [String(i + 1), basename(p.path), formatBytes(p.size), String(p.tensors), String(p.tensorBytes)])];
+    out.push(table(rows, [true, false, true, true, true]).replace(/^/gm, '  '));
+  }
   out.push(`architecture:  ${s.architecture || '(none)'}${s.name ? `  (${s.name})` : ''}`);
   const hp = s.hparams;
   if (hp) {
@@ -149,8 +164,12 @@ export function renderText(s: ModelSummary, h: GgufHeader, opts: InfoOptions): s
   }
   if (s.tensors.length > 0) {
     out.push('', 'tensors:');
-    const rows = [['name', 'type', 'shape', 'bytes'], ...s.tensors.map((x) => [x.name, x.type, `[${x.shape.join(', ')}]`, String(x.bytes)])];
-    out.push(table(rows, [false, false, false, true]).replace(/^/gm, '  '));
+    const split = s.parts !== undefined;
+    const rows = [
+      ['name', 'type', 'shape', 'bytes', ...(split ? ['part'] : [])],
+      ...s.tensors.map((x) => [x.name, x.type, `[${x.shape.join(', ')}]`, String(x.bytes), ...(split ? [String(x.part)] : [])]),
+    ];
+    out.push(table(rows, [false, false, false, true, true]).replace(/^/gm, '  '));
   }
   const tt = s.totals;
   out.push('');
@@ -184,8 +203,8 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('show a GGUF model: architecture, hyper-parameters, tokenizer, tensors and totals')
-    .argument('[model]', 'path to a .gguf file (or give it with -m)')
-    .option('-m, --model <path>', 'model file (.gguf), as every other command takes it')
+    .argument('[model]', `${MODEL_HELP}; any part of a split model (or give it with -m)`, modelArg)
+    .option('-m, --model <path>', `${MODEL_HELP}, as every other command takes it`, modelArg)
     .option('--json', 'print the same information as JSON')
     .option('--all', 'also dump every metadata key (long arrays shortened)')
     .option('--full-arrays', 'with --all, print arrays in full')

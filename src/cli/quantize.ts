@@ -1,7 +1,7 @@
 // `llama4 quantize IN.gguf OUT.gguf TYPE [-t N]`: llama-quantize for F32/F16/BF16 models (no imatrix).
 import type { Command } from 'commander';
 import { quantizeModel, QUANT_TYPES, type QuantizeResult, type TensorResult } from '../engine/quantize.js';
-import { defaultThreads, intArg } from './flags.js';
+import { defaultThreads, intArg, MODEL_HELP, modelArg } from './flags.js';
 import { formatBytes, table } from './format.js';
 
 export interface QuantizeCliOptions {
@@ -67,7 +67,7 @@ export function registerQuantize(program: Command): void {
     .command('quantize')
     .description('quantize an F32/F16/BF16 model (llama-quantize without an importance matrix)')
     .argument('<args...>', `[input] output type: the source model (.gguf, F32/F16/BF16 tensors; or give it with -m), the quantized model to write, one of ${QUANT_TYPES.map((t) => t.name).join(', ')}`)
-    .option('-m, --model <path>', 'source model, as every other command takes it (then only OUTPUT TYPE follow)')
+    .option('-m, --model <path>', `source model: ${MODEL_HELP}, as every other command takes it (then only OUTPUT TYPE follow)`, modelArg)
     .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
     .option('--stats', 'measure and print each tensor\'s quantization error (slower)')
     .option('--json', 'print the result as JSON')
@@ -80,7 +80,7 @@ export function registerQuantize(program: Command): void {
       const want = opts.model === undefined ? 3 : 2;
       if (args.length !== want)
         throw new Error(opts.model === undefined ? 'usage: llama4 quantize INPUT OUTPUT TYPE (or -m INPUT OUTPUT TYPE)' : 'usage: llama4 quantize -m INPUT OUTPUT TYPE');
-      const [input, output, type] = opts.model === undefined ? args : [opts.model, ...args];
+      const [input, output, type] = opts.model === undefined ? [modelArg(args[0]), args[1], args[2]] : [opts.model, ...args];
       const tty = process.stderr.isTTY;
       let shown = false;
       const progress = tty

@@ -337,6 +337,8 @@ export async function quantizeModel(
   } catch (e) {
     throw new Error(`cannot read '${input}': ${(e as Error).message}`);
   }
+  if (header.parts && header.parts.length > 1)
+    throw new Error(`'${input}' is part of a ${header.parts.length}-part split model: quantizing split models is not supported yet (merge the parts first, e.g. llama-gguf-split --merge)`);
   const md = new Metadata(header);
   const quantized = header.tensors.find((t) => typeRow(t.typeId).isQuantized);
   if (quantized)

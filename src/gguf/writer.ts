@@ -6,7 +6,7 @@
 // ALIGNMENT (first at 0); every tensor, the last included, is zero-padded to ALIGNMENT as gguf-py does.
 import { open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { addon, type TypeRow } from '../native/addon.js';
+import { addon, type GgufKv, type TypeRow } from '../native/addon.js';
 import { keyName } from './names.js';
 
 /** Metadata value types, by the names readGguf() reports. */
@@ -50,6 +50,8 @@ interface Kv {
   type: GgufMetaType;
   isArray: boolean;
   value: GgufWriteValue;
+  /** the encoded record, written as it is (setRecord) */
+  record?: Uint8Array;
 }
 
 export interface TensorLayout {
@@ -291,6 +293,22 @@ export class GgufWriter {
     return this;
   }
 
+  /**
+   * Set a metadata key from its encoded record in another GGUF (key, value type and value, as readGguf's
+   * `offset` / `recordBytes` locate it), written byte for byte: strings that are not valid UTF-8 survive.
+   * `kv` is readGguf's entry for it (key, type and scalar value).
+   */
+  setRecord(kv: GgufKv, record: Uint8Array): this {
+    const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+    const keyLen = record.length >= 8 ? Number(view.getBigUint64(0, true)) : -1;
+    const key = keyLen >= 0 && 8 + keyLen + 4 <= record.length ? Buffer.from(record.subarray(8, 8 + keyLen)).toString('utf8') : undefined;
+    if (key !== kv.key) throw new Error(`metadata record of ${record.length} bytes does not hold key '${kv.key}'`);
+    const type = (kv.type === 'array' ? kv.elementType : kv.type) as GgufMetaType;
+    if (key === keyName('GENERAL_ALIGNMENT')) this.set(key, kv.value as GgufWriteValue, type); // checks it
+    this.kvs.set(key, { key, type, isArray: kv.type === 'array', value: kv.value as GgufWriteValue, record: record.slice() });
+    return this;
+  }
+
   has(key: string): boolean {
     return this.kvs.has(key);
   }
@@ -334,6 +352,10 @@ export class GgufWriter {
     h.u64(this.tensors.length);
     h.u64(kvs.length);
     for (const kv of kvs) {
+      if (kv.record) {
+        h.bytes(kv.record);
+        continue;
+      }
       h.str(kv.key);
       if (!kv.isArray) {
         h.u32(GGUF_META_TYPE_ID[kv.type]);

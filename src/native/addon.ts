@@ -29,6 +29,9 @@ export interface GgufKv {
   count?: number;
   /** arrays are cut to `arrayLimit` elements when that option is given */
   value: GgufValue;
+  /** where the record (key, type, value) starts in the file (part 1 of a split model), and its length */
+  offset: number;
+  recordBytes: number;
 }
 
 export interface GgufTensor {
@@ -38,9 +41,20 @@ export interface GgufTensor {
   /** ne order: shape[0] is the contiguous dimension */
   shape: number[];
   elements: number;
-  /** absolute byte offset of the data in the file */
+  /** absolute byte offset of the data in the file that holds it */
   offset: number;
   bytes: number;
+  /** the file that holds the data: an index into GgufHeader.parts for a split model, 0 for a single file */
+  part: number;
+}
+
+/** One file of a split model (llama-gguf-split's PREFIX-0000K-of-0000N.gguf). */
+export interface GgufPart {
+  path: string;
+  fileSize: number;
+  dataOffset: number;
+  tensorCount: number;
+  tensorBytes: number;
 }
 
 export interface LayerSchedule {
@@ -77,13 +91,18 @@ export interface Hparams {
 }
 
 export interface GgufHeader {
+  /** the file read (part 1 for a split model) */
   path: string;
   version: number;
   alignment: number;
   dataOffset: number;
+  /** bytes of the file; of all parts for a split model */
   fileSize: number;
   metadata: GgufKv[];
+  /** every tensor; of all parts for a split model */
   tensors: GgufTensor[];
+  /** a split model's files, part 1 first (absent for a single file) */
+  parts?: GgufPart[];
   /** present when requested and the architecture is supported */
   hparams?: Hparams;
   /** why hparams could not be derived (vocab-only file, unsupported architecture, bad key) */
@@ -128,7 +147,10 @@ export interface ModelInfo {
   arch: string;
   nParams: number;
   weightBytes: number;
+  /** bytes of the file; of all parts for a split model */
   fileSize: number;
+  /** files the model was loaded from: 1, or the part count of a split model */
+  parts: number;
   /** weight bytes read to decode one token (routed experts only for MoE) */
   bytesPerToken: number;
   nVocab: number;
@@ -312,6 +334,7 @@ export interface QuantizedRows {
 
 export interface Addon {
   /**
+   * path: a GGUF, or any part of a split model (all parts are found by name and loaded as one).
    * repack (default true): copy matrices with a packed layout into it (faster kernels, same file).
    * progress: [bytes copied so far, bytes in all] while the repacking runs (written from the loading thread).
    */
@@ -326,6 +349,10 @@ export interface Addon {
    */
   decodeStep(contexts: NativeContext[], tokens: Int32Array, options?: { gated?: boolean }): Promise<void>;
   systemInfo(): SystemInfo;
+  /**
+   * A GGUF header. A path to any part of a split model reads the whole model: part 1's metadata, every
+   * part's tensors (each with its `part`) and `parts`; a Uint8Array is that header alone.
+   */
   readGguf(
     source: string | Uint8Array,
     options?: { arrayLimit?: number; hparams?: boolean },

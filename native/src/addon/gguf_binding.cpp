@@ -1,9 +1,11 @@
 // readGguf(source, options): parse a GGUF header off the JS thread and return plain JS values.
-// `source` is a path (memory-mapped) or a Uint8Array (e.g. the first bytes of a download).
+// `source` is a path (memory-mapped; any part of a split model gives the whole model) or a Uint8Array
+// (e.g. the first bytes of a download: that header alone).
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "addon/async.h"
 #include "addon/bindings.h"
@@ -125,13 +127,15 @@ Napi::Value to_js(Napi::Env env, const GgufFile& f, uint64_t array_limit, bool w
   o.Set("version", f.version());
   o.Set("alignment", f.alignment());
   o.Set("dataOffset", (double)f.data_offset());
-  o.Set("fileSize", (double)f.file_size());
+  o.Set("fileSize", (double)f.total_size());
   Napi::Array md = Napi::Array::New(env, f.kvs().size());
   uint32_t i = 0;
   for (const GgufKV& kv : f.kvs()) {
     Napi::Object e = Napi::Object::New(env);
     e.Set("key", kv.key);
     e.Set("type", gguf_type_name(kv.type));
+    e.Set("offset", (double)kv.file_offset);
+    e.Set("recordBytes", (double)kv.record_bytes);
     if (kv.type == GgufType::ARRAY) {
       e.Set("elementType", gguf_type_name(kv.arr_type));
       e.Set("count", (double)kv.arr_count);
@@ -153,11 +157,27 @@ Napi::Value to_js(Napi::Env env, const GgufFile& f, uint64_t array_limit, bool w
     for (int d = 0; d < t.n_dims; d++) shape.Set((uint32_t)d, (double)t.ne[d]);
     e.Set("shape", shape);
     e.Set("elements", (double)t.n_elements());
-    e.Set("offset", (double)(f.data_offset() + t.offset));
+    e.Set("offset", (double)(f.part(t.part).data_offset() + t.offset));
     e.Set("bytes", (double)t.nbytes);
+    e.Set("part", t.part);
     ts.Set(i++, e);
   }
   o.Set("tensors", ts);
+  if (f.n_parts() > 1) {
+    std::vector<uint64_t> count(f.n_parts()), bytes(f.n_parts());
+    for (const GgufTensorInfo& t : f.tensors()) count[t.part]++, bytes[t.part] += t.nbytes;
+    Napi::Array parts = Napi::Array::New(env, f.n_parts());
+    for (uint32_t p = 0; p < f.n_parts(); p++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("path", f.part(p).path());
+      e.Set("fileSize", (double)f.part(p).file_size());
+      e.Set("dataOffset", (double)f.part(p).data_offset());
+      e.Set("tensorCount", (double)count[p]);
+      e.Set("tensorBytes", (double)bytes[p]);
+      parts.Set(p, e);
+    }
+    o.Set("parts", parts);
+  }
   if (with_hparams) {
     try {
       o.Set("hparams", hparams_to_js(env, load_hparams(f)));
@@ -182,7 +202,7 @@ Napi::Value read_gguf(const Napi::CallbackInfo& info) {
     if (info[0].IsString()) {
       std::string path = info[0].As<Napi::String>().Utf8Value();
       return run_async<ParseJob>(
-          env, [path]() { return ParseJob{GgufFile::open(path)}; },
+          env, [path]() { return ParseJob{GgufFile::open_model(path)}; },
           [limit, hp](Napi::Env e, ParseJob& j) { return to_js(e, *j.file, limit, hp); });
     }
     if (info[0].IsTypedArray()) {

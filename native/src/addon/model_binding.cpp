@@ -81,7 +81,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     o.Set("arch", m.hp.arch_name);
     o.Set("nParams", (double)m.n_params);
     o.Set("weightBytes", (double)m.weight_bytes);
-    o.Set("fileSize", (double)m.file->file_size());
+    o.Set("fileSize", (double)m.file->total_size());
+    o.Set("parts", (double)m.file->n_parts());
     o.Set("bytesPerToken", (double)m.bytes_per_token());
     o.Set("nVocab", m.hp.n_vocab);
     o.Set("nCtxTrain", m.hp.n_ctx_train);

@@ -2,7 +2,9 @@
 
 #include <cstring>
 
+#include "model/names.h"
 #include "runtime/error.h"
+#include "runtime/mmap_file.h"
 
 namespace llama4 {
 
@@ -195,6 +197,7 @@ void GgufFile::parse_all() {
     } else {
       read_scalar(kv.type, kv);
     }
+    kv.record_bytes = c.pos() - kv.file_offset;
     kvs_.push_back(std::move(kv));
   }
   for (size_t i = 0; i < kvs_.size(); i++) {
@@ -280,6 +283,116 @@ void GgufFile::parse_all() {
   for (size_t i = 0; i < tensors_.size(); i++) {
     if (!tensor_index_.emplace(tensors_[i].name, i).second)
       c.fail(tensors_[i].info_offset, strfmt("duplicate tensor name '%s'", tensors_[i].name.c_str()));
+  }
+  total_size_ = size_;
+}
+
+// ---- split models (llama-gguf-split) ----
+//
+// Part k (0-based) of N is named PREFIX-%05d-of-%05d.gguf with k+1 and N; every part is a whole GGUF whose
+// split.no is k and split.count N; part 0 holds the model's metadata and split.tensors.count, the number
+// of tensors over all parts; each part lists only the tensors whose data it holds.
+
+namespace {
+
+std::string split_path(const std::string& prefix, uint32_t no, uint32_t count) {
+  return strfmt("%s-%05u-of-%05u.gguf", prefix.c_str(), no + 1, count);
+}
+
+// The PREFIX of a path named as part `no` of `count`; false when the name does not end that way.
+bool split_prefix(const std::string& path, uint32_t no, uint32_t count, std::string* prefix) {
+  const std::string tail = strfmt("-%05u-of-%05u.gguf", no + 1, count);
+  if (path.size() <= tail.size() || path.compare(path.size() - tail.size(), tail.size(), tail) != 0) return false;
+  *prefix = path.substr(0, path.size() - tail.size());
+  return true;
+}
+
+// An integer split key of f in [0, max], or -1 when absent.
+int64_t split_key(const GgufFile& f, Kv k, int64_t max) {
+  const GgufKV* kv = f.find(kv_name(k, ""));
+  if (!kv) return -1;
+  if (!kv->is_integer())
+    LLAMA4_THROW("'%s': %s is %s, expected an integer", f.path().c_str(), kv->key.c_str(), gguf_type_name(kv->type));
+  const int64_t v = kv->as_int();
+  if (v < 0 || v > max) LLAMA4_THROW("'%s': %s %lld is out of range (0 .. %lld)", f.path().c_str(), kv->key.c_str(), (long long)v, (long long)max);
+  return v;
+}
+
+}  // namespace
+
+std::shared_ptr<GgufFile> GgufFile::open_model(const std::string& path) {
+  std::shared_ptr<GgufFile> given = open(path);
+  const int64_t count = split_key(*given, Kv::SPLIT_COUNT, UINT16_MAX);
+  if (count <= 1) return given;  // a single file (llama.cpp loads split.count 0 or 1 as one)
+  const uint32_t n = (uint32_t)count;
+  const int64_t no = split_key(*given, Kv::SPLIT_NO, UINT16_MAX);
+  if (no < 0) LLAMA4_THROW("'%s': split.count is %u but split.no is missing", path.c_str(), n);
+  if (no >= count) LLAMA4_THROW("'%s': split.no %lld is not below split.count %u", path.c_str(), (long long)no, n);
+  std::string prefix;
+  if (!split_prefix(path, (uint32_t)no, n, &prefix))
+    LLAMA4_THROW("'%s' is part %lld of a %u-part split model but is not named PREFIX%s, so its other parts cannot be found",
+                 path.c_str(), (long long)no + 1, n, strfmt("-%05u-of-%05u.gguf", (uint32_t)no + 1, n).c_str());
+  std::vector<std::shared_ptr<GgufFile>> parts(n);
+  parts[(size_t)no] = given;
+  for (uint32_t i = 0; i < n; i++) {
+    if (parts[i]) continue;
+    const std::string p = split_path(prefix, i, n);
+    if (!file_exists(p)) LLAMA4_THROW("split model '%s': part %u of %u '%s' is missing", path.c_str(), i + 1, n, p.c_str());
+    try {
+      parts[i] = open(p);
+    } catch (const Error& e) {
+      LLAMA4_THROW("split model '%s': part %u of %u: %s", path.c_str(), i + 1, n, e.what());
+    }
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    const GgufFile& f = *parts[i];
+    const int64_t c = split_key(f, Kv::SPLIT_COUNT, UINT16_MAX), k = split_key(f, Kv::SPLIT_NO, UINT16_MAX);
+    auto said = [](int64_t v) { return v < 0 ? std::string("nothing (no key)") : std::to_string(v); };
+    if (c != count)
+      LLAMA4_THROW("split model '%s': part %u '%s' gives split.count %s, its name and '%s' say %u", path.c_str(), i + 1,
+                   f.path().c_str(), said(c).c_str(), path.c_str(), n);
+    if (k != (int64_t)i)
+      LLAMA4_THROW("split model '%s': part %u '%s' gives split.no %s, expected %u", path.c_str(), i + 1, f.path().c_str(),
+                   said(k).c_str(), i);
+  }
+  std::shared_ptr<GgufFile> first = parts[0];
+  first->merge_parts(std::move(parts));
+  return first;
+}
+
+// Appends the tensors of parts 1..N-1 to this file's (part 0) list, each with its part index, and checks
+// the whole against split.tensors.count.
+void GgufFile::merge_parts(std::vector<std::shared_ptr<GgufFile>> parts) {
+  const int64_t expected = split_key(*this, Kv::SPLIT_TENSORS_COUNT, INT32_MAX);
+  if (expected < 0) LLAMA4_THROW("'%s': split.tensors.count is missing (part 1 of a split model must have it)", path_.c_str());
+  uint64_t n_tensors = tensors_.size();
+  for (size_t i = 1; i < parts.size(); i++) {
+    const int64_t e = split_key(*parts[i], Kv::SPLIT_TENSORS_COUNT, INT32_MAX);
+    if (e >= 0 && e != expected)
+      LLAMA4_THROW("split model '%s': part %zu '%s' says split.tensors.count %lld, part 1 says %lld", path_.c_str(), i + 1,
+                   parts[i]->path().c_str(), (long long)e, (long long)expected);
+    n_tensors += parts[i]->tensors().size();
+    if (add_overflows(total_size_, parts[i]->file_size(), &total_size_))
+      LLAMA4_THROW("split model '%s': the parts' sizes overflow 64 bits", path_.c_str());
+  }
+  if (n_tensors != (uint64_t)expected)
+    LLAMA4_THROW("split model '%s': split.tensors.count is %lld but the %zu parts hold %llu tensors", path_.c_str(),
+                 (long long)expected, parts.size(), (unsigned long long)n_tensors);
+  tensors_.reserve((size_t)n_tensors);
+  for (size_t i = 1; i < parts.size(); i++) {
+    for (const GgufTensorInfo& t : parts[i]->tensors()) {
+      tensors_.push_back(t);
+      tensors_.back().part = (uint32_t)i;
+    }
+    other_parts_.push_back(std::move(parts[i]));
+  }
+  // the names are views into tensors_, which may have moved: index again, across parts
+  tensor_index_.clear();
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    auto [it, fresh] = tensor_index_.emplace(tensors_[i].name, i);
+    if (!fresh)
+      LLAMA4_THROW("split model '%s': tensor '%s' is in both '%s' and '%s'", path_.c_str(), tensors_[i].name.c_str(),
+                   part(tensors_[it->second].part).path().c_str(), part(tensors_[i].part).path().c_str());
   }
 }
 

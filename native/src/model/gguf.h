@@ -38,6 +38,7 @@ struct GgufKV {
   const uint8_t* arr_data = nullptr;      // numeric arrays: packed little-endian elements in the mapping
   std::vector<std::string_view> arr_str;  // string arrays
   uint64_t file_offset = 0;               // where the record starts (for messages)
+  uint64_t record_bytes = 0;              // the whole record: key, type, value (copied as is by the splitter)
 
   bool is_integer() const;
   // Integer value of any integer/bool type; throws naming the key when the value is not an integer.
@@ -53,6 +54,7 @@ struct GgufTensorInfo {
   uint64_t offset;     // relative to the data section
   uint64_t nbytes;
   uint64_t info_offset;  // where the info record starts in the file
+  uint32_t part = 0;     // split models: which file holds the data (GgufFile::part), 0 for a single file
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
 };
 
@@ -62,20 +64,35 @@ class GgufFile {
   static std::shared_ptr<GgufFile> open(const std::string& path);
   // Parses a header from bytes already in memory (tests, fuzzing); the data must outlive the object.
   static std::shared_ptr<GgufFile> parse(const uint8_t* data, uint64_t size, const std::string& name);
+  // A model: the file at `path`, or, when that file is one part of a model written by llama-gguf-split
+  // (PREFIX-0000K-of-0000N.gguf, split.count N > 1), all N parts found by that naming scheme and mapped:
+  // the metadata of part 1 and the tensors of every part (GgufTensorInfo::part names the file holding a
+  // tensor's data). Any part's path will do. A missing or broken part, parts that disagree, a tensor in
+  // two parts or a total that is not split.tensors.count: one Error naming the file.
+  static std::shared_ptr<GgufFile> open_model(const std::string& path);
 
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return size_; }
   const std::string& path() const { return path_; }
+  // The files that hold the tensor data: this one alone, or the parts of a split model in order (part 0
+  // is this object, which also holds the metadata and the merged tensor list).
+  size_t n_parts() const { return 1 + other_parts_.size(); }
+  const GgufFile& part(size_t i) const { return i == 0 ? *this : *other_parts_[i - 1]; }
+  uint64_t total_size() const { return total_size_; }  // bytes of all parts
 
   const std::vector<GgufKV>& kvs() const { return kvs_; }
   const GgufKV* find(std::string_view key) const;
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
-  const uint8_t* tensor_data(const GgufTensorInfo& t) const { return base_ + data_offset_ + t.offset; }
+  const uint8_t* tensor_data(const GgufTensorInfo& t) const {
+    const GgufFile& p = part(t.part);
+    return p.base_ + p.data_offset_ + t.offset;
+  }
   const uint8_t* base() const { return base_; }
-  const MappedFile* mapping() const { return map_.get(); }
+  // The mapping that holds t's data (null for a parsed buffer).
+  const MappedFile* mapping(const GgufTensorInfo& t) const { return part(t.part).map_.get(); }
 
   // Typed getters; `fallback` is returned when the key is absent; a key of the wrong type throws.
   std::string get_str(std::string_view key, const std::string& fallback = "") const;
@@ -86,6 +103,7 @@ class GgufFile {
 
  private:
   void parse_all();
+  void merge_parts(std::vector<std::shared_ptr<GgufFile>> parts);
 
   std::string path_;
   std::unique_ptr<MappedFile> map_;
@@ -98,6 +116,8 @@ class GgufFile {
   std::unordered_map<std::string_view, size_t> kv_index_;
   std::vector<GgufTensorInfo> tensors_;
   std::unordered_map<std::string_view, size_t> tensor_index_;
+  std::vector<std::shared_ptr<GgufFile>> other_parts_;  // split models: parts 2..N
+  uint64_t total_size_ = 0;
 };
 
 }  // namespace llama4

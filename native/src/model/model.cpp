@@ -125,7 +125,6 @@ void pack_model(Model& m, int n_threads, double* progress) {
                       &l.ffn_down_exps, &l.ffn_gate_shexp, &l.ffn_up_shexp, &l.ffn_down_shexp})
       if (*w) ws.push_back(w);
   if (m.output) ws.push_back(&m.output);
-  const MappedFile* map = m.file->mapping();
   // One slot per weight, filled in parallel (a pool for the duration of the load; the copies are
   // bound by page faults on the file and on the new huge pages), then moved into the model in order.
   struct Slot {
@@ -140,6 +139,7 @@ void pack_model(Model& m, int n_threads, double* progress) {
   ThreadPool pool(std::max(1, n_threads));
   auto pack_one = [&](int64_t i) {
     Weight* w = ws[(size_t)i];
+    const MappedFile* map = m.file->mapping(*w->info);  // the part of a split model that holds it
     const bool gathered = m.output_tied && w == &m.output;  // token_embd's rows: the embedding reads them too
     if (k.mm_packed[(int)w->type] && packed_format(w->type))
       slots[(size_t)i].packed = pack_weights(w->type, w->ne[0], w->ne[1], w->ne[2], w->data, w->row_bytes);
@@ -187,7 +187,7 @@ void pack_model(Model& m, int n_threads, double* progress) {
 
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt) {
   auto m = std::make_shared<Model>();
-  m->file = GgufFile::open(path);
+  m->file = GgufFile::open_model(path);
   m->hp = load_hparams(*m->file);
   const Hparams& hp = m->hp;
   if (hp.n_vocab == 0) LLAMA4_THROW("model has no vocabulary (tokenizer.ggml.tokens)");

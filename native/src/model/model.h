@@ -42,7 +42,7 @@ struct LayerWeights {
 };
 
 struct Model {
-  std::shared_ptr<GgufFile> file;
+  std::shared_ptr<GgufFile> file;  // the metadata and every tensor, across the parts of a split model
   Hparams hp;
   Weight tok_embd;             // [n_embd, n_vocab]
   Weight output;               // [n_embd, n_vocab] (= tok_embd when tied)
@@ -71,6 +71,7 @@ struct LoadOptions {
   bool repack = true;
   int n_threads = 1;  // threads for repacking
 };
+// `path`: a GGUF, or any part of a split model (GgufFile::open_model).
 std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& opt = {});
 // The repacking step of load_model (for callers that check memory first), on n_threads threads. With
 // `progress`, progress[0] / progress[1] are set to the weight bytes copied so far / in all (as doubles,

@@ -18,6 +18,9 @@ const char* arch_name(Arch a);
   X(GENERAL_FILE_TYPE, "general.file_type")                                    \
   X(GENERAL_QUANT_VERSION, "general.quantization_version")                     \
   X(GENERAL_ALIGNMENT, "general.alignment")                                    \
+  X(SPLIT_NO, "split.no")                                                      \
+  X(SPLIT_COUNT, "split.count")                                                \
+  X(SPLIT_TENSORS_COUNT, "split.tensors.count")                                \
   X(VOCAB_SIZE, "%s.vocab_size")                                               \
   X(CONTEXT_LENGTH, "%s.context_length")                                       \
   X(EMBEDDING_LENGTH, "%s.embedding_length")                                   \

@@ -11,6 +11,11 @@
 
 namespace llama4 {
 
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
+}
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) LLAMA4_THROW("cannot open '%s': %s", path.c_str(), strerror(errno));

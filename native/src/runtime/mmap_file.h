@@ -6,6 +6,10 @@
 
 namespace llama4 {
 
+// Whether `path` names something that exists (a file the caller is about to open, to tell "missing" apart
+// from "unreadable").
+bool file_exists(const std::string& path);
+
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);  // throws Error naming the path and the OS reason
