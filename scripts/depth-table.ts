@@ -39,6 +39,9 @@ const { values } = parseArgs({
     'calib-chunks': { type: 'string', default: '4' },
     depth: { type: 'string', default: '4096' },
     'tg-tokens': { type: 'string', default: '32' },
+    // skip rates and modes whose decode speed is measured (each alternated with dense at depth 0 and D)
+    'speed-skips': { type: 'string', default: '0.1,0.25,0.4,0.5' },
+    'speed-modes': { type: 'string', default: '' },
   },
 });
 const threads = Number(values.threads);
@@ -308,7 +311,10 @@ if (phase === 'quality' || phase === 'all') {
   await measureQuality(null);
   for (const c of configs) await measureQuality(c);
 }
-if (phase === 'speed' || phase === 'all') for (const c of configs) await measureSpeed(c);
+const speedSkips = values['speed-skips']!.split(',').map(Number);
+const speedModes = values['speed-modes'] ? values['speed-modes'].split(',') : modes;
+if (phase === 'speed' || phase === 'all')
+  for (const c of configs) if (speedSkips.includes(c.target) && speedModes.includes(c.mode)) await measureSpeed(c);
 const moeTable = phase === 'moe' || phase === 'all' ? await moe() : '';
 const exactTable = phase === 'exact' || phase === 'all' ? await exact() : '';
 
