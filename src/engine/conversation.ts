@@ -448,7 +448,7 @@ export class Conversation {
   /** Appends sampled tokens to the cache bookkeeping, marking where their bytes end on a whole character. */
   private appendGenerated(tokens: number[]): void {
     const tok = this.ctx.model.tokenizer;
-    const dec = new TextDecoder('utf-8');
+    const dec = new TextDecoder('utf-8', { ignoreBOM: true });
     let bytes = 0; // token bytes so far
     let decoded = 0; // UTF-8 bytes of the text decoded from them (fewer while a character is split)
     let text = '';

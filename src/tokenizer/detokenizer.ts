@@ -150,7 +150,7 @@ export interface StreamOptions {
  * ids with cleanSpaces off (and stripLeadingSpace on when the vocab adds a space prefix).
  */
 export class StreamingDetokenizer {
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private first = true;
 
   constructor(

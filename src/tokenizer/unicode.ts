@@ -71,14 +71,14 @@ export function utf8EncodeInto(text: string, start: number, end: number, out: Ui
   return pos;
 }
 
-const lossy = new TextDecoder('utf-8');
+const lossy = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Bytes to text, invalid sequences as U+FFFD. */
 export function utf8Decode(bytes: Uint8Array): string {
   return lossy.decode(bytes);
 }
 
-const strict = new TextDecoder('utf-8', { fatal: true });
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Bytes to text, or null when they are not complete, valid UTF-8. */
 export function utf8DecodeStrict(bytes: Uint8Array): string | null {

@@ -1,5 +1,6 @@
 #include "model/gguf.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "model/names.h"
@@ -94,6 +95,7 @@ int64_t GgufKV::as_int() const {
 
 double GgufKV::as_float() const {
   if (type == GgufType::FLOAT32 || type == GgufType::FLOAT64) return num.f64;
+  if (!is_integer()) LLAMA4_THROW("metadata key '%s' is %s, expected a number", key.c_str(), gguf_type_name(type));
   return (double)as_int();
 }
 
@@ -284,6 +286,25 @@ void GgufFile::parse_all() {
     if (!tensor_index_.emplace(tensors_[i].name, i).second)
       c.fail(tensors_[i].info_offset, strfmt("duplicate tensor name '%s'", tensors_[i].name.c_str()));
   }
+  // No two tensors share bytes: no writer produces that (llama.cpp even requires the data packed in info
+  // order), so aliased weights are a crafted file. Zero-byte tensors occupy nothing.
+  std::vector<const GgufTensorInfo*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const GgufTensorInfo& t : tensors_)
+    if (t.nbytes > 0) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const GgufTensorInfo* a, const GgufTensorInfo* b) { return a->offset < b->offset; });
+  const GgufTensorInfo* reach = nullptr;  // of the tensors before b, the one whose data ends last
+  for (const GgufTensorInfo* bp : by_offset) {
+    const GgufTensorInfo& b = *bp;
+    if (reach && b.offset < reach->offset + reach->nbytes) {
+      const GgufTensorInfo& a = *reach;
+      c.fail(b.info_offset, strfmt("tensor '%s' data [%llu, +%llu) overlaps tensor '%s' data [%llu, +%llu)", b.name.c_str(),
+                                   (unsigned long long)b.offset, (unsigned long long)b.nbytes, a.name.c_str(),
+                                   (unsigned long long)a.offset, (unsigned long long)a.nbytes));
+    }
+    if (!reach || b.offset + b.nbytes > reach->offset + reach->nbytes) reach = bp;
+  }
   total_size_ = size_;
 }
 
@@ -316,6 +337,13 @@ int64_t split_key(const GgufFile& f, Kv k, int64_t max) {
   const int64_t v = kv->as_int();
   if (v < 0 || v > max) LLAMA4_THROW("'%s': %s %lld is out of range (0 .. %lld)", f.path().c_str(), kv->key.c_str(), (long long)v, (long long)max);
   return v;
+}
+
+// Whether two metadata records hold the same type and value (their encoded bytes after the key).
+bool same_value(const GgufFile& fa, const GgufKV& a, const GgufFile& fb, const GgufKV& b) {
+  const uint64_t head = 8 + a.key.size();  // u64 key length + key, the same in both
+  if (a.record_bytes != b.record_bytes) return false;
+  return std::memcmp(fa.base() + a.file_offset + head, fb.base() + b.file_offset + head, a.record_bytes - head) == 0;
 }
 
 }  // namespace
@@ -371,6 +399,15 @@ void GgufFile::merge_parts(std::vector<std::shared_ptr<GgufFile>> parts) {
     if (e >= 0 && e != expected)
       LLAMA4_THROW("split model '%s': part %zu '%s' says split.tensors.count %lld, part 1 says %lld", path_.c_str(), i + 1,
                    parts[i]->path().c_str(), (long long)e, (long long)expected);
+    // llama-gguf-split writes only the split keys in parts 2..N; a key that a part shares with part 1 but
+    // gives another value (architecture, name, ...) means the part belongs to another model
+    for (const GgufKV& kv : parts[i]->kvs()) {
+      const GgufKV* mine = find(kv.key);
+      if (!mine || kv.key == kv_name(Kv::SPLIT_NO, "")) continue;
+      if (!same_value(*this, *mine, *parts[i], kv))
+        LLAMA4_THROW("split model '%s': part %zu '%s' gives %s another value than part 1 does: it belongs to another model",
+                     path_.c_str(), i + 1, parts[i]->path().c_str(), kv.key.c_str());
+    }
     n_tensors += parts[i]->tensors().size();
     if (add_overflows(total_size_, parts[i]->file_size(), &total_size_))
       LLAMA4_THROW("split model '%s': the parts' sizes overflow 64 bits", path_.c_str());

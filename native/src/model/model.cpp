@@ -79,6 +79,17 @@ class Loader {
   std::map<std::string, bool> used_;
 };
 
+// heads x head dimension, a tensor dimension the file's shapes are checked against. Both come from the
+// file as u32: a product past u32 (which the context's sizes use) fits no real model, and as an int64 it
+// could even overflow, so it is refused before any shape is compared with it.
+int64_t heads_times_dim(uint32_t il, const char* heads_key, uint32_t heads, const char* dim_key, uint32_t dim) {
+  const uint64_t p = (uint64_t)heads * dim;
+  if (p > UINT32_MAX)
+    LLAMA4_THROW("layer %u: %s %u x %s %u = %llu is too large for an attention projection", il, heads_key, heads, dim_key, dim,
+                 (unsigned long long)p);
+  return (int64_t)p;
+}
+
 }  // namespace
 
 uint64_t Model::bytes_per_token() const {
@@ -204,12 +215,16 @@ std::shared_ptr<Model> load_model(const std::string& path, const LoadOptions& op
   m->layers.resize(hp.n_layer);
   for (uint32_t il = 0; il < hp.n_layer; il++) {
     LayerWeights& l = m->layers[il];
-    const int64_t hd = hp.n_embd_head_k, nh = hp.n_head[il], nkv = hp.n_head_kv[il];
+    const uint32_t hd = hp.n_embd_head_k, hdv = hp.n_embd_head_v, nh = hp.n_head[il], nkv = hp.n_head_kv[il];
+    const int64_t q_dim = heads_times_dim(il, "head_count", nh, "key_length", hd);
+    const int64_t k_dim = heads_times_dim(il, "head_count_kv", nkv, "key_length", hd);
+    const int64_t v_dim = heads_times_dim(il, "head_count_kv", nkv, "value_length", hdv);
+    const int64_t o_dim = heads_times_dim(il, "head_count", nh, "value_length", hdv);
     l.attn_norm = L.vec(Tn::ATTN_NORM, il, E);
-    l.wq = L.get(Tn::ATTN_Q, il, {E, nh * hd});
-    l.wk = L.get(Tn::ATTN_K, il, {E, nkv * hd});
-    l.wv = L.get(Tn::ATTN_V, il, {E, nkv * (int64_t)hp.n_embd_head_v});
-    l.wo = L.get(Tn::ATTN_OUT, il, {nh * (int64_t)hp.n_embd_head_v, E});
+    l.wq = L.get(Tn::ATTN_Q, il, {E, q_dim});
+    l.wk = L.get(Tn::ATTN_K, il, {E, k_dim});
+    l.wv = L.get(Tn::ATTN_V, il, {E, v_dim});
+    l.wo = L.get(Tn::ATTN_OUT, il, {o_dim, E});
     l.ffn_norm = L.vec(Tn::FFN_NORM, il, E);
     if (hp.layer_is_moe(il)) {
       const int64_t X = hp.n_expert, F = hp.n_ff_exp;

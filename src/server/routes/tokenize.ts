@@ -19,7 +19,7 @@ export function registerTokenize(app: FastifyInstance, srv: ServerState): void {
       const b = req.body as { content: string; add_special?: boolean; parse_special?: boolean; with_pieces?: boolean };
       const ids = tok.encode(b.content, { addSpecial: b.add_special ?? false, parseSpecial: b.parse_special ?? true });
       if (!b.with_pieces) return { tokens: ids };
-      const dec = new TextDecoder('utf-8', { fatal: true });
+      const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
       return {
         tokens: ids.map((id) => {
           const bytes = tok.tokenToBytes(id, true);
