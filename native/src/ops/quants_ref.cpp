@@ -578,10 +578,10 @@ inline int quantize_block_q8_act(const float* x, uint16_t* d_out, int8_t* qs, fl
   int sum = 0;
   for (int j = 0; j < 32; j++) {
     const float v = x[j] * id;
-    // default rounding mode: nearest, ties to even; |v| <= 127 unless the activation is not a number,
-    // which the SIMD paths turn into -128 (cvtps2dq's INT_MIN, saturated by the packs): the same here,
-    // defined behaviour for a hostile model whose activations are NaN
-    const int q = std::isnan(v) ? -128 : (int)std::nearbyint(v);
+    // default rounding mode: nearest, ties to even; |v| <= 127 unless an activation is not finite or amax
+    // is so small that 127 / amax overflows: v is then NaN or infinite, which the SIMD paths turn into
+    // -128 (cvtps2dq's INT_MIN, saturated by the packs); the same here, as defined behaviour
+    const int q = (v >= -128.0f && v <= 128.0f) ? (int)std::nearbyint(v) : -128;
     qs[j] = (int8_t)q;
     sum += q;
   }
