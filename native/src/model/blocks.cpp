@@ -77,7 +77,7 @@ void Blocks::route(uint32_t il) {
   brun_.assign((size_t)n_, 1);
   arun_.assign((size_t)n_, 1);
   bso_.assign((size_t)n_, 0);
-  const bool edge = il == 0 || il + 1 == hp_.n_layer;  // first and last blocks always run
+  const bool edge = depth_edge(il, hp_.n_layer);
   // three-way decisions on MoE blocks with a shared expert: full / shared expert only / skip
   const bool moe_shared = hp_.arch == Arch::Llama4 && hp_.layer_is_moe(il);
   for (int64_t t = 0; t < n_; t++) {
@@ -87,11 +87,9 @@ void Blocks::route(uint32_t il) {
       float tau = 0.5f;
       if (p->drop.size() && p->drop[il]) run = false;
       else if (const DepthGateLayer* g = gate_at(p, Sublayer::Block, il, &tau)) {
-        const float pr = depth_gate_prob(*g, &s.xn[t * E], E);
-        if (pr < tau) {
-          if (moe_shared && p->shared_threshold >= 0 && pr >= p->shared_threshold) bso_[(size_t)t] = 1;
-          else run = false;
-        }
+        const GateVerdict v = gate_verdict(depth_gate_prob(*g, &s.xn[t * E], E), tau, *p, moe_shared);
+        run = v != GateVerdict::Skip;
+        bso_[(size_t)t] = v == GateVerdict::SharedOnly;
       }
       attn = run;
       if (attn && p->drop_attn.size() && p->drop_attn[il]) attn = false;
@@ -148,7 +146,7 @@ bool Blocks::route_ffn(uint32_t il) {
       for (int64_t t = 0; t < n_; t++)
         rms_norm(&s.x[t * E], &tp->feat_ffn[((size_t)il * n_ + t) * E], E, hp_.rms_eps, L.ffn_norm.data());
   }
-  const bool edge = il == 0 || il + 1 == hp_.n_layer;
+  const bool edge = depth_edge(il, hp_.n_layer);
   if (!routed() || edge) {
     // every token runs it (the last block: the rows keep_output_rows left); routed tokens count runs
     if (routed())
@@ -175,11 +173,9 @@ bool Blocks::route_ffn(uint32_t il) {
       if (p->drop_ffn.size() && p->drop_ffn[il]) run = false;
       else if (const DepthGateLayer* g = gate_at(p, Sublayer::Ffn, il, &tau)) {
         rms_norm(&s.x[t * E], fx, E, hp_.rms_eps, L.ffn_norm.data());
-        const float pr = depth_gate_prob(*g, fx, E);
-        if (pr < tau) {
-          if (moe_shared && p->shared_threshold >= 0 && pr >= p->shared_threshold) shared = true;
-          else run = false;
-        }
+        const GateVerdict v = gate_verdict(depth_gate_prob(*g, fx, E), tau, *p, moe_shared);
+        run = v != GateVerdict::Skip;
+        shared = shared || v == GateVerdict::SharedOnly;
       }
     }
     if (p) {

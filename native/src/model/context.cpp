@@ -77,10 +77,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
   s_.moe_out.resize(T * K * E);
   s_.rope.resize(hp.n_rot + 2);
   logits_last_.resize(hp.n_vocab);
-  stats_.block_runs.assign(hp.n_layer, 0);
-  stats_.block_skips.assign(hp.n_layer, 0);
-  stats_.block_shared_only.assign(hp.n_layer, 0);
-  for (auto* v : {&stats_.attn_runs, &stats_.attn_skips, &stats_.ffn_runs, &stats_.ffn_skips}) v->assign(hp.n_layer, 0);
+  reset_stats();
   s_.per_thread.assign((size_t)pool_.size(), std::vector<float>(hp.n_embd_head_k + 16));
 }
 
@@ -110,8 +107,7 @@ void Context::set_depth_policy(const DepthPolicy& p) {
   // before anything changes: a layer released earlier cannot come back while positions are cached.
   std::vector<uint8_t> release(L, 0);
   for (uint32_t il = 0; il < L; il++) {
-    const bool edge = il == 0 || il + 1 == L;
-    release[il] = p.free_dropped_kv && !edge && p.attn_dropped(il);
+    release[il] = p.free_dropped_kv && !depth_edge(il, L) && p.attn_dropped(il);
     if (!release[il] && kv_.released(il) && n_past_ > 0)
       LLAMA4_THROW("the attention of block %u was dropped and its KV released: clear the context (truncate to 0) before running it again", il);
   }
@@ -142,10 +138,9 @@ void Context::decode_taps(const int32_t* tokens, int64_t n, BlockTaps& taps, con
 
 void Context::reset_stats() {
   stats_ = DecodeStats{};
-  stats_.block_runs.assign(model_->hp.n_layer, 0);
-  stats_.block_skips.assign(model_->hp.n_layer, 0);
-  stats_.block_shared_only.assign(model_->hp.n_layer, 0);
-  for (auto* v : {&stats_.attn_runs, &stats_.attn_skips, &stats_.ffn_runs, &stats_.ffn_skips}) v->assign(model_->hp.n_layer, 0);
+  for (auto* v : {&stats_.block_runs, &stats_.block_skips, &stats_.block_shared_only, &stats_.attn_runs, &stats_.attn_skips,
+                  &stats_.ffn_runs, &stats_.ffn_skips})
+    v->assign(model_->hp.n_layer, 0);
 }
 
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,

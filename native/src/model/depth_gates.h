@@ -72,4 +72,15 @@ struct DepthPolicy {
 // Gate probability for one token: sigmoid(w · xn + b).
 float depth_gate_prob(const DepthGateLayer& g, const float* xn, int64_t n_embd);
 
+// The first and last blocks always run in full: no gate, drop or KV release applies to them.
+inline bool depth_edge(uint32_t il, uint32_t n_layer) { return il == 0 || il + 1 == n_layer; }
+
+// A gate's verdict for one token: run, skip, or (MoE blocks with a shared expert, the policy's
+// shared_threshold band below tau) run the shared expert only.
+enum class GateVerdict { Run, SharedOnly, Skip };
+inline GateVerdict gate_verdict(float p, float tau, const DepthPolicy& pol, bool moe_shared) {
+  if (p >= tau) return GateVerdict::Run;
+  return moe_shared && pol.shared_threshold >= 0 && p >= pol.shared_threshold ? GateVerdict::SharedOnly : GateVerdict::Skip;
+}
+
 }  // namespace llama4
