@@ -1,5 +1,6 @@
 // The OpenAI wire format: error bodies, request fields -> engine options, response objects. Field names
 // and extensions follow llama-server where it extends the API (timings, /tokenize's with_pieces).
+import { randomUUID } from 'node:crypto';
 import type { SamplingOptions } from '../sampling/chain.js';
 import type { TurnStats } from '../engine/conversation.js';
 import type { ChatMessage } from '../engine/templates/index.js';
@@ -62,7 +63,8 @@ export interface SamplingFields {
 }
 
 /** Request fields -> sampling options, reply length and stop strings (n other than 1 is refused). */
-export function turnFields(b: SamplingFields): { sampling: SamplingOptions; nPredict?: number; stop: string[] } {
+/** A request's generation fields as the options of one served turn (sampling, length, stops, streaming). */
+export function turnFields(b: SamplingFields): { sampling: SamplingOptions; nPredict?: number; stop: string[]; stream: boolean; includeUsage: boolean } {
   if (b.n !== undefined && b.n !== 1) throw bad('only n = 1 is supported', 'n', 'unsupported_value');
   const sampling: SamplingOptions = {};
   if (b.temperature !== undefined) sampling.temp = b.temperature;
@@ -76,7 +78,12 @@ export function turnFields(b: SamplingFields): { sampling: SamplingOptions; nPre
   const n = b.max_completion_tokens ?? b.max_tokens ?? b.n_predict;
   const stop = b.stop == null ? [] : typeof b.stop === 'string' ? [b.stop] : b.stop;
   if (stop.some((s) => s === '')) throw bad('stop strings must not be empty', 'stop');
-  return { sampling, nPredict: n ?? undefined, stop };
+  return { sampling, nPredict: n ?? undefined, stop, stream: b.stream === true, includeUsage: b.stream_options?.include_usage === true };
+}
+
+/** The fields every (chunk) object of one completion response shares: id, creation time, model. */
+export function responseBase(idPrefix: string, model: string) {
+  return { id: `${idPrefix}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'llama4' };
 }
 
 type Part = { type?: unknown; text?: unknown };

@@ -1,8 +1,7 @@
 // POST /v1/chat/completions (and /chat/completions): the model's chat template as in `llama4 chat`, the
 // history reused from a slot's cache; stream: true answers with server-sent events ending in [DONE].
 import type { FastifyInstance } from 'fastify';
-import { randomUUID } from 'node:crypto';
-import { chatMessages, finishReason, SAMPLING_PROPS, turnFields, usage, type SamplingFields } from '../openai.js';
+import { chatMessages, finishReason, responseBase, SAMPLING_PROPS, turnFields, usage, type SamplingFields } from '../openai.js';
 import type { ServerState } from '../state.js';
 import { requirePool, serveTurn } from '../turn.js';
 
@@ -21,15 +20,13 @@ export function registerChat(app: FastifyInstance, srv: ServerState): void {
       const b = req.body as SamplingFields & { messages: unknown };
       const messages = chatMessages(b.messages);
       const f = turnFields(b);
-      const id = `chatcmpl-${randomUUID()}`;
-      const created = Math.floor(Date.now() / 1000);
-      const base = { id, created, model: srv.modelName, system_fingerprint: 'llama4' };
+      const base = responseBase('chatcmpl', srv.modelName);
       await serveTurn(
         req,
         reply,
         srv,
         messages,
-        { sampling: f.sampling, nPredict: f.nPredict, stop: f.stop, stream: b.stream === true, includeUsage: b.stream_options?.include_usage === true },
+        f,
         (c, o) => c.respond(messages, o),
         {
           chunk: (text, finish, first) => ({

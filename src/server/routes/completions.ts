@@ -1,8 +1,7 @@
 // POST /v1/completions (and /completions): a raw text completion, no template; a slot's cache is reused as
 // far as the prompt's text matches what it holds.
 import type { FastifyInstance } from 'fastify';
-import { randomUUID } from 'node:crypto';
-import { bad, finishReason, SAMPLING_PROPS, turnFields, usage, type SamplingFields } from '../openai.js';
+import { bad, finishReason, responseBase, SAMPLING_PROPS, turnFields, usage, type SamplingFields } from '../openai.js';
 import type { ServerState } from '../state.js';
 import { requirePool, serveTurn } from '../turn.js';
 
@@ -22,13 +21,13 @@ export function registerCompletions(app: FastifyInstance, srv: ServerState): voi
       const prompt = Array.isArray(b.prompt) ? b.prompt[0] : b.prompt;
       if (prompt === '') throw bad("'prompt' is empty", 'prompt');
       const f = turnFields(b);
-      const base = { id: `cmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: srv.modelName, system_fingerprint: 'llama4' };
+      const base = responseBase('cmpl', srv.modelName);
       await serveTurn(
         req,
         reply,
         srv,
         prompt,
-        { sampling: f.sampling, nPredict: f.nPredict, stop: f.stop, stream: b.stream === true, includeUsage: b.stream_options?.include_usage === true },
+        f,
         (c, o) => c.complete(prompt, o),
         {
           chunk: (text, finish) => ({ ...base, object: 'text_completion', choices: [{ index: 0, text: text ?? '', logprobs: null, finish_reason: finish }] }),
