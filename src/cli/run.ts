@@ -28,7 +28,7 @@ import {
 } from './flags.js';
 import { withProcessIo, type CommandIo } from './io.js';
 import { formatBytes } from './format.js';
-import { innerSkipRate } from '../engine/depth/calibrate.js';
+import { innerSkipRate, layerSkipRates } from '../engine/depth/calibrate.js';
 import { runChat } from './chat.js';
 
 export interface RunFlags extends ContextFlags, SamplingFlags, DepthFlags, RepackFlags, ChatFlags {
@@ -52,7 +52,7 @@ export function sparsityLines(ctx: Context, decodeTokens: number, verbose = fals
   let out = '';
   if (st.routedTokens > 0) {
     const d = depthSummary(st, info.nLayer);
-    const perLayer = (runs: number[], skips: number[]) => skips.map((k, l) => Math.round((k / (k + runs[l] || 1)) * 100)).join(' ');
+    const perLayer = (runs: number[], skips: number[]) => layerSkipRates(runs, skips).map((r) => Math.round(r * 100)).join(' ');
     out +=
       `llama4: depth: ${d.blocksPerToken.toFixed(2)} of ${info.nLayer} blocks per routed token (${d.routedTokens} tokens), ` +
       `skip rate per block (%): ${d.skipPerBlock.map((s) => Math.round(s * 100)).join(' ')}\n` +

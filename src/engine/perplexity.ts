@@ -5,7 +5,7 @@
 // them, so every scored token has at least nCtx/2 tokens of context. PPL = exp(mean NLL), and the error is
 // llama-perplexity's: PPL * sqrt((E[nll²] - E[nll]²) / (count - 1)).
 import type { DepthPolicy } from '../native/addon.js';
-import { compareLogits, innerSkipRate } from './depth/calibrate.js';
+import { compareLogits, innerSkipRate, layerSkipRates } from './depth/calibrate.js';
 import type { ContextOptions, Model } from './model.js';
 
 /**
@@ -249,7 +249,7 @@ export async function perplexity(model: Model, text: string, options: Perplexity
   const ds = ctx.stats();
   // routed tokens ran only the blocks their gates chose; without depth routing every block ran
   const blocksRun = ds.routedTokens > 0 ? ds.blockRuns.reduce((a, b) => a + b, 0) : nLayer * nEvaluated;
-  const skipPerBlock = ds.blockSkips.map((sk, l) => (ds.routedTokens > 0 ? sk / (sk + ds.blockRuns[l] || 1) : 0));
+  const skipPerBlock = layerSkipRates(ds.blockRuns, ds.blockSkips);
   return {
     ppl: acc.ppl,
     error: acc.error,

@@ -92,6 +92,11 @@ export function innerSkipRate(runs: number[], skips: number[]): number {
   return r + k > 0 ? k / (r + k) : 0;
 }
 
+/** Skip rate of every block: skips / (runs + skips), 0 where nothing was routed. */
+export function layerSkipRates(runs: number[], skips: number[]): number[] {
+  return skips.map((k, l) => k / (k + runs[l] || 1));
+}
+
 const rng = mulberry32;
 
 export function chunkTokens(tokens: number[], nCtx: number, bos: number | null): number[][] {
@@ -148,22 +153,6 @@ export function perTokenKl(dense: Float32Array, other: Float32Array, n: number, 
     out[i] = Math.max(0, k);
   }
   return out;
-}
-
-/** ShortGPT block influence: 1 - mean cos(h_in, h_out) per block, on the given chunks. */
-export async function blockInfluence(ctx: Context, chunks: number[][]): Promise<number[]> {
-  const L = ctx.model.info.nLayer;
-  const sum = new Float64Array(L);
-  let n = 0;
-  for (const c of chunks) {
-    ctx.truncate(0);
-    const taps = await ctx.taps(c, false);
-    const T = c.length;
-    for (let l = 0; l < L; l++) for (let t = 0; t < T; t++) sum[l] += taps.cos[l * T + t];
-    n += T;
-  }
-  ctx.truncate(0);
-  return Array.from(sum, (s) => 1 - s / n);
 }
 
 /** Blocks to drop statically at skip rate r: the round(r * L) lowest-influence blocks, never the first or last. */
@@ -224,13 +213,13 @@ export async function evaluatePolicy(
     top1Agreement: agree / count,
     pplDense: Math.exp(nllD / count),
     pplGated: Math.exp(nllG / count),
-    perBlockSkip: st.blockSkips.map((_, l) => {
-      const rate = (k: number[], r: number[]) => k[l] / (k[l] + r[l] || 1);
-      if (granularity === 'attn') return rate(st.attnSkips, st.attnRuns);
-      if (granularity === 'ffn') return rate(st.ffnSkips, st.ffnRuns);
-      if (granularity === 'sublayer') return (rate(st.attnSkips, st.attnRuns) + rate(st.ffnSkips, st.ffnRuns)) / 2;
-      return rate(st.blockSkips, st.blockRuns);
-    }),
+    perBlockSkip: (() => {
+      const attn = layerSkipRates(st.attnRuns, st.attnSkips), ffn = layerSkipRates(st.ffnRuns, st.ffnSkips);
+      if (granularity === 'attn') return attn;
+      if (granularity === 'ffn') return ffn;
+      if (granularity === 'sublayer') return attn.map((a, l) => (a + ffn[l]) / 2);
+      return layerSkipRates(st.blockRuns, st.blockSkips);
+    })(),
   };
 }
 

@@ -4,7 +4,7 @@ import type { DepthPolicy } from '../../native/addon.js';
 import { addon } from '../../native/addon.js';
 import { keyName } from '../../gguf/names.js';
 import type { Context, Model } from '../model.js';
-import { chunkTokens, staticDropList } from './calibrate.js';
+import { chunkTokens, layerSkipRates, staticDropList } from './calibrate.js';
 
 export interface DepthOptions {
   /** adapter GGUF with gates; 'model' = gates inside the model file */
@@ -173,6 +173,6 @@ export function depthSummary(st: { blockRuns: number[]; blockSkips: number[]; ro
   return {
     routedTokens: routed,
     blocksPerToken: routed ? runs / routed : nLayer,
-    skipPerBlock: st.blockSkips.map((s, l) => (s + st.blockRuns[l] ? s / (s + st.blockRuns[l]) : 0)),
+    skipPerBlock: layerSkipRates(st.blockRuns, st.blockSkips),
   };
 }
