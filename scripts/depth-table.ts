@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readGateTensors, writeDepthGates, type Granularity } from '../src/engine/depth/adapter.js';
+import { readGateTensors, type Granularity } from '../src/engine/depth/adapter.js';
 import { calibrate, chunkTokens, denseLogits, evaluatePolicy, quotaThresholds, staticDropList, type CalibrationReport } from '../src/engine/depth/calibrate.js';
 import { generateExact, newExactStats } from '../src/engine/depth/speculative.js';
 import { generate, type GenerationStats } from '../src/engine/generate.js';
@@ -107,12 +107,9 @@ async function buildConfigs(): Promise<void> {
         const { path, report } = await adapter(g);
         const gates = await readGateTensors(path);
         const qpath = join(out, `smollm2-${mode}-${r}.gguf`);
-        const q = await quotaThresholds(ctx, held, dense, gates, { block: report.blockInfluence, attn: report.attnInfluence, ffn: report.ffnInfluence }, g, r, async (th) => {
-          await writeDepthGates(qpath, { arch: m.info.arch, baseModel: 'SmolLM2-135M-Instruct.Q4_1.gguf', nLayer: L, gates, threshold: 0.5, granularity: g, thresholds: th.block, thresholdsAttn: th.attn, thresholdsFfn: th.ffn });
-          return m.loadDepthGates(qpath);
-        }, { kv: 'fill' });
-        // the adapter file holds the last fraction tried: write the chosen one
-        await writeDepthGates(qpath, { arch: m.info.arch, baseModel: 'SmolLM2-135M-Instruct.Q4_1.gguf', nLayer: L, gates, threshold: 0.5, granularity: g, thresholds: q.thresholds.block, thresholdsAttn: q.thresholds.attn, thresholdsFfn: q.thresholds.ffn });
+        const influence = { block: report.blockInfluence, attn: report.attnInfluence, ffn: report.ffnInfluence };
+        const content = { arch: m.info.arch, baseModel: 'SmolLM2-135M-Instruct.Q4_1.gguf', nLayer: L, threshold: 0.5 };
+        const q = await quotaThresholds(ctx, held, dense, gates, influence, g, r, { path: qpath, content }, { kv: 'fill' });
         log(`${mode} @ ${r}: ${q.sublayers.length} sublayers at ${q.fraction} (held-out skip ${(q.chosen.skipRate * 100).toFixed(1)}%, KL ${q.chosen.meanKl.toFixed(4)})`);
         configs.push({ mode, target: r, policy: { gates: qpath, kv: 'fill', prefill: true }, heldoutSkip: q.chosen.skipRate });
       } else {

@@ -16,7 +16,7 @@
 //     budget (--kl-budget), measured with the gates actually routing tokens (gated batches equal
 //     one-by-one decoding).
 import type { DepthPolicy, NativeDepthGates } from '../../native/addon.js';
-import { writeDepthGates, type GateKind, type GateTensor, type Granularity } from './adapter.js';
+import { writeDepthGates, type AdapterContent, type GateKind, type GateTensor, type Granularity } from './adapter.js';
 import { fitLogistic, gateProb } from './logistic.js';
 import { mulberry32 } from '../../sampling/rng.js';
 import type { Context, Model } from '../model.js';
@@ -261,9 +261,12 @@ export async function quotaThresholds(
   influence: Record<GateKind, number[]>,
   granularity: Granularity,
   target: number,
-  writeAndLoad: (th: Record<GateKind, Float32Array>) => Promise<NativeDepthGates>,
+  adapter: { path: string; content: Omit<AdapterContent, 'gates' | 'granularity' | 'thresholds' | 'thresholdsAttn' | 'thresholdsFfn'> },
   opts: { kv?: 'fill' | 'skip'; fractions?: number[]; onProgress?: (s: string) => void } = {},
 ): Promise<QuotaResult> {
+  // each fraction is tried through an adapter written to adapter.path; the chosen one is left there
+  const write = (th: Record<GateKind, Float32Array>) =>
+    writeDepthGates(adapter.path, { ...adapter.content, gates, granularity, thresholds: th.block, thresholdsAttn: th.attn, thresholdsFfn: th.ffn });
   const L = ctx.model.info.nLayer;
   const E = ctx.model.info.nEmbd;
   const kinds: GateKind[] = granularity === 'sublayer' ? ['attn', 'ffn'] : [granularity];
@@ -304,7 +307,8 @@ export async function quotaThresholds(
       const p = probs.get(`${r.kind}${r.layer}`)!;
       th[r.kind][r.layer] = Math.min(1, p[Math.min(p.length - 1, Math.floor(f * p.length))]);
     }
-    const g = await writeAndLoad(th);
+    await write(th);
+    const g = await ctx.model.loadDepthGates(adapter.path);
     const e = await evaluatePolicy(ctx, held, dense, { gates: g, kv: opts.kv ?? 'fill' }, granularity);
     tried.push({ fraction: f, skipRate: e.skipRate, meanKl: e.meanKl, pplGated: e.pplGated });
     opts.onProgress?.(`calibrate: quota f ${f}: ${m} sublayers, skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)}`);
@@ -312,6 +316,7 @@ export async function quotaThresholds(
       best = { fraction: f, sublayers: ranked.slice(0, m).map(({ kind, layer }) => ({ kind, layer })), thresholds: th, chosen: { threshold: -1, ...e }, tried };
   }
   if (!best) throw new Error(`--target-skip ${target} is too small for ${N} gated sublayers`);
+  await write(best.thresholds);
   return best;
 }
 
@@ -461,10 +466,8 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
   let quota: QuotaResult | undefined;
   if ((opts.thresholds ?? 'global') === 'quota') {
     if (targetSkip === undefined) throw new Error('--thresholds quota needs --target-skip');
-    quota = await quotaThresholds(ctx, held, dense, gates, influence, granularity, targetSkip, async (th) => {
-      await writeDepthGates(outPath, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5, granularity, thresholds: th.block, thresholdsAttn: th.attn, thresholdsFfn: th.ffn });
-      return model.loadDepthGates(outPath);
-    }, { kv: opts.kv, onProgress: say });
+    quota = await quotaThresholds(ctx, held, dense, gates, influence, granularity, targetSkip,
+      { path: outPath, content: { arch: model.info.arch, baseModel, nLayer: L, threshold: 0.5 } }, { kv: opts.kv, onProgress: say });
   }
   let lo = 0, hi = 1;
   let best: HeldoutEval = quota ? quota.chosen : await evalAt(0); // tau 0: every gate open = dense
