@@ -279,21 +279,14 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     o.Set("routedTokens", (double)st.routed_tokens);
     o.Set("expertEvals", (double)st.expert_evals);
     o.Set("weightBytes", (double)st.weight_bytes);
-    Napi::Array runs = Napi::Array::New(env, st.block_runs.size()), skips = Napi::Array::New(env, st.block_skips.size());
-    for (size_t i = 0; i < st.block_runs.size(); i++) {
-      runs.Set((uint32_t)i, (double)st.block_runs[i]);
-      skips.Set((uint32_t)i, (double)st.block_skips[i]);
-    }
-    o.Set("blockRuns", runs);
-    o.Set("blockSkips", skips);
-    Napi::Array shared = Napi::Array::New(env, st.block_shared_only.size());
-    for (size_t i = 0; i < st.block_shared_only.size(); i++) shared.Set((uint32_t)i, (double)st.block_shared_only[i]);
-    o.Set("blockSharedOnly", shared);
     auto arr = [&](const std::vector<uint64_t>& v) {
       Napi::Array a = Napi::Array::New(env, v.size());
       for (size_t i = 0; i < v.size(); i++) a.Set((uint32_t)i, (double)v[i]);
       return a;
     };
+    o.Set("blockRuns", arr(st.block_runs));
+    o.Set("blockSkips", arr(st.block_skips));
+    o.Set("blockSharedOnly", arr(st.block_shared_only));
     o.Set("attnRuns", arr(st.attn_runs));
     o.Set("attnSkips", arr(st.attn_skips));
     o.Set("ffnRuns", arr(st.ffn_runs));
@@ -309,7 +302,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
       return info.Env().Undefined();
     });
   }
-  // decodeTaps(tokens, {features}): Promise<{feat, cos, rel}> (full depth, one batch)
+  // decodeTaps(tokens, {features, ffnFeatures}): Promise<BlockTaps> (full depth, one batch; per block and sublayer)
   Napi::Value DecodeTaps(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       auto tokens = tokens_arg(info, "decodeTaps");
