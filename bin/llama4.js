@@ -7,8 +7,17 @@ import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--always-sparkplug');
 const { main } = await import('../dist/cli/index.js');
+const { UsageError, EXIT_USAGE, interruptionExitCode } = await import('../dist/cli/io.js');
 
-main(process.argv).catch((err) => {
-  process.stderr.write(`llama4: ${err && err.message ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main(process.argv).then(
+  () => {
+    // an interrupted command (Ctrl-C: 130, stdout closed: 141) leaves now, not when a pass the native
+    // side still runs would let the event loop drain
+    const code = interruptionExitCode();
+    if (code) process.exit(code);
+  },
+  (err) => {
+    process.stderr.write(`llama4: ${err && err.message ? err.message : String(err)}\n`);
+    process.exit(err instanceof UsageError ? EXIT_USAGE : interruptionExitCode() || 1);
+  },
+);

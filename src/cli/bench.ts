@@ -1,6 +1,7 @@
 // `llama4 bench -m MODEL [-m MODEL2 ...] [-p 512] [-n 128] [-d 0,4096] [-t 1,2] [-r 5] [-b 512] [-ctk f16] [-o md|json|csv]`:
 // llama.cpp's llama-bench for our engine (src/engine/bench.ts), with bandwidth columns of our own.
 // Results go to stdout; a progress line goes to stderr only when stderr is a terminal.
+import { UsageError, withProcessIo } from './io.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   BENCH_DEFAULTS,
@@ -37,16 +38,16 @@ export interface BenchFlags extends DepthFlags {
 }
 
 /** `bench --parallel`: llama-batched-bench's table (or JSON lines with -o json). */
-export async function runBatchedCommand(f: BenchFlags, out: (s: string) => void): Promise<BatchedRow[]> {
-  if (f.model.length !== 1) throw new Error('--parallel measures one model: give one -m');
+export async function runBatchedCommand(f: BenchFlags, out: (s: string) => void, signal?: AbortSignal): Promise<BatchedRow[]> {
+  if (f.model.length !== 1) throw new UsageError('--parallel measures one model: give one -m');
   const threads = f.threads ?? [defaultThreads()];
-  if (threads.length !== 1) throw new Error('--parallel takes one thread count (-t N)');
-  if ((f.nDepth ?? [0]).some((d) => d > 0)) throw new Error('-d is not supported with --parallel (llama-batched-bench has no depth)');
-  const model = await Model.load(f.model[0], { repack: f.repack });
+  if (threads.length !== 1) throw new UsageError('--parallel takes one thread count (-t N)');
+  if ((f.nDepth ?? [0]).some((d) => d > 0)) throw new UsageError('-d is not supported with --parallel (llama-batched-bench has no depth)');
+  const model = await Model.load(f.model[0], { repack: f.repack, signal });
   if (f.output === 'md') out(`model: ${model.info.description}, ${threads[0]} threads, KV ${f.cacheTypeK}/${f.cacheTypeV}\n\n` + batchedHeader());
   const rows = await runBatchedBench(
     model,
-    { npp: f.nPp, ntg: f.nTg, npl: f.parallel as number[], threads: threads[0], nBatch: f.batchSize, typeK: f.cacheTypeK, typeV: f.cacheTypeV },
+    { npp: f.nPp, ntg: f.nTg, npl: f.parallel as number[], threads: threads[0], nBatch: f.batchSize, typeK: f.cacheTypeK, typeV: f.cacheTypeV, signal },
     (r) => out(f.output === 'md' ? batchedRowText(r) : f.output === 'json' ? JSON.stringify(r) + '\n' : ''),
   );
   if (f.output === 'csv') out('pp,tg,pl,n_kv,t_pp,s_pp,t_tg,s_tg,t,s\n' + rows.map((r) => [r.pp, r.tg, r.pl, r.n_kv, r.t_pp, r.s_pp, r.t_tg, r.s_tg, r.t, r.s].join(',')).join('\n') + '\n');
@@ -58,6 +59,8 @@ export interface BenchIo {
   err: (s: string) => void;
   /** show a progress line on err (a terminal) */
   progress?: boolean;
+  /** Ctrl-C */
+  signal?: AbortSignal;
 }
 
 function listArg(what: string, min: number, max: number) {
@@ -126,6 +129,7 @@ export async function runBenchCommand(flags: BenchFlags, io: BenchIo): Promise<B
   let begun = false;
   try {
     const results = await runBench(params, {
+      signal: io.signal,
       progress,
       onResult: (r) => {
         clear();
@@ -174,16 +178,12 @@ export function registerBench(program: Command): Command {
       'auto',
     );
   cmd.action(async (flags: BenchFlags) => {
-    if (flags.model.length === 0) throw new Error('no model: give -m MODEL (repeat -m for several)');
+    if (flags.model.length === 0) throw new UsageError('no model: give -m MODEL (repeat -m for several)');
     if (flags.parallel) {
-      await runBatchedCommand(flags, (s) => process.stdout.write(s));
+      await withProcessIo((io) => runBatchedCommand(flags, io.out, io.signal));
       return;
     }
-    await runBenchCommand(flags, {
-      out: (s) => process.stdout.write(s),
-      err: (s) => process.stderr.write(s),
-      progress: process.stderr.isTTY === true,
-    });
+    await withProcessIo((io) => runBenchCommand(flags, { ...io, progress: process.stderr.isTTY === true }));
   });
   return cmd;
 }

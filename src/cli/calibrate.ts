@@ -5,6 +5,7 @@ import { calibrate, type CalibrationReport } from '../engine/depth/calibrate.js'
 import type { Granularity } from '../engine/depth/adapter.js';
 import { Model } from '../engine/model.js';
 import { Option } from 'commander';
+import { withProcessIo } from './io.js';
 import { addModelFlag, addRepackFlag, defaultThreads, floatArg, intArg, readPrompt, type RepackFlags } from './flags.js';
 
 interface CalibrateFlags extends RepackFlags {
@@ -68,24 +69,31 @@ export function registerCalibrate(program: Command): void {
     .option('--json', 'print the calibration report as JSON');
   cmd.action(async (flags: CalibrateFlags) => {
     const text = readPrompt(flags);
-    const model = await Model.load(flags.model, { repack: flags.repack });
     const tty = process.stderr.isTTY;
-    const report = await calibrate(model, text, flags.output, {
-      targetSkip: flags.targetSkip,
-      klBudget: flags.klBudget,
-      nCtx: flags.ctxSize,
-      calibChunks: flags.chunks,
-      heldoutChunks: flags.heldout,
-      maxRows: flags.rows,
-      seed: flags.seed,
-      nThreads: flags.threads ?? defaultThreads(),
-      kv: flags.depthKv,
-      labels: flags.labels,
-      granularity: flags.granularity,
-      thresholds: flags.thresholds,
-      onProgress: (m) => process.stderr.write(tty ? `\r\x1b[K${m}` : `${m}\n`),
-    });
-    if (tty) process.stderr.write('\r\x1b[K');
-    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : `${formatReport(report)}\nwrote ${flags.output}\n`);
+    await withProcessIo(
+      async (io) => {
+        const model = await Model.load(flags.model, { repack: flags.repack, signal: io.signal });
+        const report = await calibrate(model, text, flags.output, {
+          signal: io.signal,
+          targetSkip: flags.targetSkip,
+          klBudget: flags.klBudget,
+          nCtx: flags.ctxSize,
+          calibChunks: flags.chunks,
+          heldoutChunks: flags.heldout,
+          maxRows: flags.rows,
+          seed: flags.seed,
+          nThreads: flags.threads ?? defaultThreads(),
+          kv: flags.depthKv,
+          labels: flags.labels,
+          granularity: flags.granularity,
+          thresholds: flags.thresholds,
+          onProgress: (m) => io.err(tty ? `\r\x1b[K${m}` : `${m}\n`),
+        });
+        if (tty) io.err('\r\x1b[K');
+        io.out(flags.json ? JSON.stringify(report, null, 2) + '\n' : `${formatReport(report)}\nwrote ${flags.output}\n`);
+      },
+      // the progress line is cleared before the interruption is reported
+      { onInterrupt: () => tty && process.stderr.write('\r\x1b[K') },
+    );
   });
 }

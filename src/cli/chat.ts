@@ -1,6 +1,7 @@
 // `llama4 chat -m MODEL`: the interactive chat. On a terminal, the ink screen (src/chat/App.tsx); with
 // stdin or stdout not a terminal, the plain mode (one turn per line, replies on stdout). `llama4 run -m
 // MODEL` without a prompt on a terminal comes here too.
+import { UsageError } from './io.js';
 import type { Command } from 'commander';
 import { ConversationError } from '../engine/conversation.js';
 import { runPlainChat } from '../chat/plain.js';
@@ -13,6 +14,7 @@ import {
   addRepackFlag,
   addSamplingFlags,
   contextOptions,
+  contextWarning,
   depthOptions,
   intArg,
   samplingOptions,
@@ -29,7 +31,7 @@ export interface ChatCommandFlags extends ContextFlags, SamplingFlags, DepthFlag
 }
 
 export function openOptions(f: ChatCommandFlags): OpenOptions {
-  if (f.chatTemplate && f.chatTemplateFile) throw new Error('give either --chat-template or --chat-template-file, not both');
+  if (f.chatTemplate && f.chatTemplateFile) throw new UsageError('give either --chat-template or --chat-template-file, not both');
   return {
     modelPath: f.model,
     repack: f.repack,
@@ -56,6 +58,7 @@ export async function runChat(f: ChatCommandFlags): Promise<void> {
     return;
   }
   const session = await openSession(options);
+  process.stderr.write(contextWarning(session.conversation.nCtx, session.model.info.nCtxTrain));
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     // a closed pipe ends the chat quietly
     if (e.code === 'EPIPE') process.exit(0);

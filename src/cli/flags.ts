@@ -8,6 +8,7 @@ import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
 import type { ContextOptions } from '../engine/model.js';
 import { parseSublayerDrop, type DepthOptions, type SublayerDrop } from '../engine/depth/policy.js';
 import { resolveModelPath } from '../pull/cache.js';
+import { UsageError } from './io.js';
 
 const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
@@ -109,10 +110,10 @@ export function addPromptFlags(cmd: Command): Command {
 
 /** The prompt of -p or -f (exactly one of them). */
 export function readPrompt(f: { prompt?: string; file?: string }): string {
-  if (f.prompt !== undefined && f.file !== undefined) throw new Error('give either -p or -f, not both');
+  if (f.prompt !== undefined && f.file !== undefined) throw new UsageError('give either -p or -f, not both');
   if (f.prompt !== undefined) return f.prompt;
   if (f.file !== undefined) return readFileSync(f.file, 'utf8');
-  throw new Error('no prompt: give -p TEXT or -f FILE');
+  throw new UsageError('no prompt: give -p TEXT or -f FILE');
 }
 
 export const defaultThreads = (): number => Math.max(1, availableParallelism());
@@ -137,6 +138,13 @@ export interface ContextFlags {
   threads?: number;
   cacheTypeK: 'f16' | 'f32';
   cacheTypeV: 'f16' | 'f32';
+}
+
+/** llama.cpp's warning for a context past the training one (RoPE was never trained there); '' when it fits. */
+export function contextWarning(nCtx: number, nCtxTrain: number): string {
+  return nCtxTrain > 0 && nCtx > nCtxTrain
+    ? `llama4: warning: the context (-c ${nCtx}) is larger than the model's training context (${nCtxTrain} tokens): output past ${nCtxTrain} tokens degrades\n`
+    : '';
 }
 
 export function contextOptions(f: ContextFlags): ContextOptions {

@@ -1,7 +1,10 @@
 // The CLI: one file per command, each exporting register(program). Errors surface as one line on stderr
-// and exit code 1 (bin/llama4.js).
+// (bin/llama4.js) with the exit code of a Unix tool: 1 for a failure, 2 for a usage error (an unknown flag,
+// a bad value, a missing argument: commander's and our UsageError), 130 after Ctrl-C, 141 when stdout was
+// closed by its reader (io.ts).
 import { Command, CommanderError } from 'commander';
 import { normalizeArgv } from './flags.js';
+import { EXIT_USAGE } from './io.js';
 import { registerBench } from './bench.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerChat } from './chat.js';
@@ -22,7 +25,9 @@ export function buildProgram(): Command {
     .description('Run GGUF language models locally (llama, Mixtral-style MoE, Llama 4) with dual sparsity')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .configureOutput({ outputError: (str, write) => write(str) })
+    // before the commands are added: they inherit it, so their usage errors reach main() (exit code 2)
+    .exitOverride();
   registerRun(program);
   registerChat(program);
   registerServe(program);
@@ -40,13 +45,12 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(normalizeArgv(argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version exit 0; usage errors were already printed by commander
-      process.exitCode = err.exitCode;
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
     throw err;

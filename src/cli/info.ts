@@ -1,5 +1,6 @@
 // `llama4 info MODEL.gguf`: architecture, hyper-parameters, tokenizer, tensor table and totals; for a
 // split model (any part's path) also its parts.
+import { UsageError } from './io.js';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { addon, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
@@ -209,9 +210,9 @@ export function registerInfo(program: Command): void {
     .option('--all', 'also dump every metadata key (long arrays shortened)')
     .option('--full-arrays', 'with --all, print arrays in full')
     .action(async (model: string | undefined, opts: InfoOptions & { model?: string }) => {
-      if (model !== undefined && opts.model !== undefined && model !== opts.model) throw new Error('give the model once: as an argument or with -m');
+      if (model !== undefined && opts.model !== undefined && model !== opts.model) throw new UsageError('give the model once: as an argument or with -m');
       const path = model ?? opts.model;
-      if (path === undefined) throw new Error('no model: give -m MODEL');
+      if (path === undefined) throw new UsageError('no model: give -m MODEL');
       process.stdout.write((await runInfo(path, opts)) + '\n');
     });
 }

@@ -12,6 +12,7 @@ import {
   addRepackFlag,
   addPromptFlags,
   contextOptions,
+  contextWarning,
   depthOptions,
   intArg,
   readPrompt,
@@ -19,7 +20,7 @@ import {
   type RepackFlags,
   type DepthFlags,
 } from './flags.js';
-import { withProcessIo, type CommandIo } from './io.js';
+import { UsageError, withProcessIo, type CommandIo } from './io.js';
 
 export interface PerplexityFlags extends ContextFlags, DepthFlags, RepackFlags {
   compareDense?: boolean;
@@ -47,10 +48,11 @@ export function finalEstimateLine(r: { ppl: number; error: number }): string {
 
 export async function runPerplexity(flags: PerplexityFlags, io: PerplexityIo): Promise<PerplexityReport> {
   const text = readPrompt(flags);
-  if (flags.chunks === 0) throw new Error('--chunks must be at least 1 (or -1 for every chunk)');
-  const model = await Model.load(flags.model, { repack: flags.repack });
+  if (flags.chunks === 0) throw new UsageError('--chunks must be at least 1 (or -1 for every chunk)');
+  const model = await Model.load(flags.model, { repack: flags.repack, signal: io.signal });
   const { nCtx, ...context } = contextOptions(flags);
   const json = flags.json ?? false;
+  io.err(contextWarning(nCtx ?? DEFAULT_PPL_CTX, model.info.nCtxTrain));
   const depth = await resolveDepth(model, depthOptions(flags), text);
   io.err(dropsLine(depth).replace(/^llama4: /, 'perplexity: '));
   const result = await perplexity(model, text, {

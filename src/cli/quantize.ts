@@ -1,4 +1,5 @@
 // `llama4 quantize IN.gguf OUT.gguf TYPE [-t N]`: llama-quantize for F32/F16/BF16 models (no imatrix).
+import { UsageError } from './io.js';
 import type { Command } from 'commander';
 import { quantizeModel, QUANT_TYPES, type QuantizeResult, type TensorResult } from '../engine/quantize.js';
 import { defaultThreads, intArg, MODEL_HELP, modelArg } from './flags.js';
@@ -79,7 +80,7 @@ export function registerQuantize(program: Command): void {
     .action(async (args: string[], opts: QuantizeCliOptions & { model?: string }) => {
       const want = opts.model === undefined ? 3 : 2;
       if (args.length !== want)
-        throw new Error(opts.model === undefined ? 'usage: llama4 quantize INPUT OUTPUT TYPE (or -m INPUT OUTPUT TYPE)' : 'usage: llama4 quantize -m INPUT OUTPUT TYPE');
+        throw new UsageError(opts.model === undefined ? 'usage: llama4 quantize INPUT OUTPUT TYPE (or -m INPUT OUTPUT TYPE)' : 'usage: llama4 quantize -m INPUT OUTPUT TYPE');
       const [input, output, type] = opts.model === undefined ? [modelArg(args[0]), args[1], args[2]] : [opts.model, ...args];
       const tty = process.stderr.isTTY;
       let shown = false;

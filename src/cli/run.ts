@@ -16,6 +16,7 @@ import {
   addPromptFlags,
   addSamplingFlags,
   contextOptions,
+  contextWarning,
   depthOptions,
   intArg,
   readPrompt,
@@ -26,7 +27,7 @@ import {
   type DepthFlags,
   type SamplingFlags,
 } from './flags.js';
-import { withProcessIo, type CommandIo } from './io.js';
+import { UsageError, withProcessIo, type CommandIo } from './io.js';
 import { formatBytes } from './format.js';
 import { innerSkipRate, layerSkipRates } from '../engine/depth/calibrate.js';
 import { runChat } from './chat.js';
@@ -74,17 +75,18 @@ export function sparsityLines(ctx: Context, decodeTokens: number, verbose = fals
 
 export async function runCompletion(flags: RunFlags, io: RunIo): Promise<GenerationStats> {
   const prompt = readPrompt(flags);
-  const model = await Model.load(flags.model, { repack: flags.repack });
+  const model = await Model.load(flags.model, { repack: flags.repack, signal: io.signal });
   const tokens = model.tokenizer.encode(prompt, { addSpecial: true, parseSpecial: true });
   if (tokens.length === 0) throw new Error('the prompt is empty after tokenization');
   const ctx = model.createContext(contextOptions(flags));
   const nCtx = ctx.state().nCtx;
+  io.err(contextWarning(nCtx, model.info.nCtxTrain));
   if (tokens.length >= nCtx) throw new Error(`the prompt is ${tokens.length} tokens, the context only ${nCtx} (raise -c)`);
   const depth = depthOptions(flags);
   if (flags.depthExact) {
-    if (!hasDepth(depth)) throw new Error('--depth-exact drafts with depth gates: give --depth-gates (or --drop-layers / --drop-auto / --drop-attn / --drop-ffn)');
-    if (flags.temp > 0) throw new Error('--depth-exact reproduces dense greedy decoding: use --temp 0');
-    if (depth.kv === 'skip') throw new Error('--depth-exact needs --depth-kv fill');
+    if (!hasDepth(depth)) throw new UsageError('--depth-exact drafts with depth gates: give --depth-gates (or --drop-layers / --drop-auto / --drop-attn / --drop-ffn)');
+    if (flags.temp > 0) throw new UsageError('--depth-exact reproduces dense greedy decoding: use --temp 0');
+    if (depth.kv === 'skip') throw new UsageError('--depth-exact needs --depth-kv fill');
   }
   // the exact mode verifies on the same context at full depth: it keeps every layer's KV
   const resolved = await resolveDepth(model, { ...depth, keepDroppedKv: flags.depthExact }, prompt);
@@ -132,7 +134,7 @@ export function registerRun(program: Command): void {
   cmd.action(async (flags: RunFlags) => {
     // as ollama's run: no prompt on a terminal opens the chat
     if (flags.prompt === undefined && flags.file === undefined && process.stdin.isTTY && process.stdout.isTTY) {
-      if (flags.depthExact) throw new Error('--depth-exact is for completions: give -p or -f');
+      if (flags.depthExact) throw new UsageError('--depth-exact is for completions: give -p or -f');
       return runChat(flags);
     }
     await withProcessIo((io) => runCompletion(flags, io));

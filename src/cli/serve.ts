@@ -2,6 +2,7 @@
 // listens at once (/health answers 503 while the model loads), then loads the model into -np slots that
 // share -c. SIGINT / SIGTERM stop the running replies (streams end with their last chunk), close the
 // server and exit 0.
+import { UsageError } from './io.js';
 import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { loadChatModel } from '../engine/chat-model.js';
@@ -15,6 +16,7 @@ import {
   addRepackFlag,
   addSamplingFlags,
   addTemplateFlags,
+  contextWarning,
   defaultThreads,
   depthOptions,
   intArg,
@@ -39,25 +41,46 @@ export interface ServeFlags extends SamplingFlags, DepthFlags, RepackFlags, Temp
   apiKey?: string;
   alias?: string;
   maxQueue: number;
+  shutdownTimeout: number;
 }
 
 export async function runServe(f: ServeFlags, log: (s: string) => void = (s) => process.stderr.write(s)): Promise<void> {
-  if (f.chatTemplate && f.chatTemplateFile) throw new Error('give either --chat-template or --chat-template-file, not both');
+  if (f.chatTemplate && f.chatTemplateFile) throw new UsageError('give either --chat-template or --chat-template-file, not both');
   const srv = newState(f.alias ?? basename(f.model), f.apiKey ?? process.env.LLAMA_API_KEY);
   const app = buildApp(srv);
   const address = await app.listen({ host: f.host, port: f.port });
   log(`llama4: listening on ${address} (loading ${f.model})\n`);
+  // SIGTERM drains: no new connections or requests (fastify answers 503 while closing), the accepted
+  // requests, running and queued, finish, and the process exits 0; past --shutdown-timeout the running
+  // replies are stopped as by SIGINT. SIGINT (Ctrl-C) stops the running replies at once (streams end with
+  // their last chunk) and exits 0. A second signal during a drain stops the replies too.
   let stopping = false;
   const stop = async (sig: string) => {
-    if (stopping) return;
+    if (stopping) {
+      if (!srv.closing.signal.aborted) log(`llama4: ${sig}: stopping the running replies\n`);
+      srv.closing.abort();
+      return;
+    }
     stopping = true;
-    log(`llama4: ${sig}: stopping\n`);
-    srv.closing.abort();
+    let timer: NodeJS.Timeout | undefined;
+    if (sig === 'SIGTERM') {
+      const busy = srv.pool ? srv.pool.busyCount + srv.pool.queueDepth : 0;
+      log(`llama4: SIGTERM: stopping: draining ${busy} request(s), accepting none (at most ${f.shutdownTimeout} s)\n`);
+      srv.draining = true;
+      timer = setTimeout(() => {
+        log(`llama4: the drain took over ${f.shutdownTimeout} s: stopping the running replies\n`);
+        srv.closing.abort();
+      }, f.shutdownTimeout * 1000);
+    } else {
+      log(`llama4: ${sig}: stopping\n`);
+      srv.closing.abort();
+    }
     await app.close();
+    clearTimeout(timer);
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   try {
     const { model, template, depth } = await loadChatModel({
       modelPath: f.model,
@@ -79,6 +102,7 @@ export async function runServe(f: ServeFlags, log: (s: string) => void = (s) => 
       queueLimit: f.maxQueue,
       depth: depth.policy,
     });
+    log(contextWarning(srv.pool.slotContext, model.info.nCtxTrain));
     log(
       `llama4: ready: ${model.info.description}, ${f.parallel} slot(s) of ${srv.pool.slotContext} tokens, template ${template.template.name} (${template.reason})` +
         `${srv.apiKey ? ', API key required' : ''}\n`,
@@ -103,7 +127,8 @@ export function registerServe(program: Command): void {
     .option('-n, --n-predict <n>', 'default reply length (-1 = until the end of the turn or the slot\'s context)', intArg(-1), -1)
     .option('--api-key <key>', 'require this key (Authorization: Bearer KEY); LLAMA_API_KEY also sets it')
     .option('-a, --alias <name>', 'the model\'s name in /v1/models (default: the file name)')
-    .option('--max-queue <n>', 'requests that may wait for a slot; past it 503 with Retry-After', intArg(0, 1 << 20), 16);
+    .option('--max-queue <n>', 'requests that may wait for a slot; past it 503 with Retry-After', intArg(0, 1 << 20), 16)
+    .option('--shutdown-timeout <s>', 'SIGTERM: seconds the accepted requests may take to finish before they are stopped', intArg(0, 86400), 30);
   addTemplateFlags(cmd);
   addCacheTypeFlags(cmd);
   addSamplingFlags(cmd);

@@ -15,6 +15,8 @@ export interface BatchedBenchParams {
   nBatch: number;
   typeK?: CacheType;
   typeV?: CacheType;
+  /** cancels the run (Ctrl-C) */
+  signal?: AbortSignal;
 }
 
 export interface BatchedRow {
@@ -31,7 +33,7 @@ export interface BatchedRow {
 }
 
 async function runOne(model: Model, p: BatchedBenchParams, pp: number, tg: number, pl: number, seed: number): Promise<BatchedRow> {
-  const tm = testModelOf(model);
+  const tm = testModelOf(model, p.signal);
   const rng = makeRng(seed);
   const batcher = new StepBatcher();
   const ctxs = Array.from({ length: pl }, () => {
@@ -45,12 +47,12 @@ async function runOne(model: Model, p: BatchedBenchParams, pp: number, tg: numbe
     return t;
   });
   const t0 = performance.now();
-  for (let i = 0; i < pl; i++) if (pp > 0) await ctxs[i].evaluate(prompts[i]);
+  for (let i = 0; i < pl; i++) if (pp > 0) await ctxs[i].evaluate(prompts[i], { signal: tm.signal });
   const t1 = performance.now();
   // every sequence decodes tg tokens; their steps run together
   await Promise.all(
     ctxs.map(async (c) => {
-      for (let k = 0; k < tg; k++) await c.evaluate([Math.floor(rng() * tm.nVocab)]);
+      for (let k = 0; k < tg; k++) await c.evaluate([Math.floor(rng() * tm.nVocab)], { signal: tm.signal });
     }),
   );
   const t2 = performance.now();

@@ -195,11 +195,13 @@ export interface TestModel {
   nVocab: number;
   /** BOS id when the vocab adds BOS, else undefined */
   bos?: number;
+  /** cancels the run: every pass of the tests polls it (Ctrl-C) */
+  signal?: AbortSignal;
 }
 
-export function testModelOf(model: Model): TestModel {
+export function testModelOf(model: Model, signal?: AbortSignal): TestModel {
   const v = model.tokenizer.vocab;
-  return { nVocab: model.info.nVocab, bos: v.addBos && v.bos >= 0 ? v.bos : undefined };
+  return { nVocab: model.info.nVocab, bos: v.addBos && v.bos >= 0 ? v.bos : undefined, signal };
 }
 
 /** ppN: one prompt of n tokens evaluated in nBatch chunks; returns elapsed nanoseconds. */
@@ -209,7 +211,7 @@ export async function timePrompt(ctx: Context, tm: TestModel, n: number, nBatch:
   if (tm.bos !== undefined && n > 0) tokens[0] = tm.bos;
   const chunk = Math.max(1, Math.min(nBatch, ctx.state().nBatch));
   const t0 = performance.now();
-  for (let i = 0; i < n; i += chunk) await ctx.evaluate(tokens.subarray(i, Math.min(n, i + chunk)));
+  for (let i = 0; i < n; i += chunk) await ctx.evaluate(tokens.subarray(i, Math.min(n, i + chunk)), { signal: tm.signal });
   return Math.round((performance.now() - t0) * 1e6);
 }
 
@@ -220,7 +222,7 @@ export async function timeGen(ctx: Context, tm: TestModel, n: number, rng: () =>
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     one[0] = token;
-    await ctx.evaluate(one);
+    await ctx.evaluate(one, { signal: tm.signal });
     token = Math.floor(rng() * tm.nVocab);
   }
   return Math.round((performance.now() - t0) * 1e6);
@@ -245,7 +247,7 @@ export async function fillDepth(ctx: Context, tm: TestModel, from: number, to: n
   for (let i = 0; i < tokens.length; i++) tokens[i] = Math.floor(rng() * tm.nVocab);
   if (tm.bos !== undefined && from === 0) tokens[0] = tm.bos;
   const chunk = Math.max(1, Math.min(nBatch, ctx.state().nBatch));
-  for (let i = 0; i < tokens.length; i += chunk) await ctx.evaluate(tokens.subarray(i, Math.min(tokens.length, i + chunk)));
+  for (let i = 0; i < tokens.length; i += chunk) await ctx.evaluate(tokens.subarray(i, Math.min(tokens.length, i + chunk)), { signal: tm.signal });
 }
 
 /**
@@ -385,6 +387,8 @@ export interface BenchHooks {
   onResult?: (r: BenchResult) => void;
   /** just before each timed repetition starts, after the cache was rewound to the test's depth (untimed) */
   onTimingStart?: (e: TimingStart) => void;
+  /** cancels the run (Ctrl-C): the pass running stops and runBench rejects with the signal's reason */
+  signal?: AbortSignal;
 }
 
 /** What the cache holds when a timed repetition starts. */
@@ -449,9 +453,11 @@ export async function runBench(p: BenchParams, hooks: BenchHooks = {}): Promise<
   const results: BenchResult[] = [];
   for (const [mi, path] of p.models.entries()) {
     hooks.progress?.(`loading ${basename(path)}`);
-    const model = await Model.load(path, { repack: p.repack ?? true });
+    hooks.signal?.throwIfAborted();
+    const model = await Model.load(path, { repack: p.repack ?? true, signal: hooks.signal });
+    hooks.signal?.throwIfAborted();
     const info = model.info;
-    const tm = testModelOf(model);
+    const tm = testModelOf(model, hooks.signal);
     const active = await activeParams(path, info);
     for (const threads of p.threads) {
       const bw = tests.some((t) => t.nGen > 0) ? await bandwidth(threads) : { gbps: null, source: null };

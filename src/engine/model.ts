@@ -37,12 +37,28 @@ export class Model {
   /**
    * repack (default true): copy the matrices of packable types into the CPU kernels' packed layout.
    * progress: a Float64Array(2) the loader keeps at [bytes copied, bytes in all] while it copies weights.
+   * signal: rejects with its reason as soon as it aborts (the native load, not interruptible, finishes in
+   * the background and is dropped), so Ctrl-C during a long load answers at once.
    */
-  static async load(path: string, options: { repack?: boolean; progress?: Float64Array } = {}): Promise<Model> {
-    const [native, tokenizer] = await Promise.all([
+  static async load(path: string, options: { repack?: boolean; progress?: Float64Array; signal?: AbortSignal } = {}): Promise<Model> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const loading = Promise.all([
       addon().loadModel(path, { repack: options.repack ?? true, ...(options.progress ? { progress: options.progress } : {}) }),
       Tokenizer.fromGguf(path),
     ]);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    loading.catch(() => {}); // an abandoned load's failure is nobody's business
+    let native, tokenizer;
+    try {
+      [native, tokenizer] = await (signal ? Promise.race([loading, aborted]) : loading);
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
     const info = native.info();
     if (tokenizer.size !== info.nVocab)
       throw new Error(`'${path}': tokenizer has ${tokenizer.size} tokens but the model's vocabulary is ${info.nVocab}`);

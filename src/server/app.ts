@@ -56,14 +56,15 @@ export function buildApp(srv: ServerState, o: AppOptions = {}): FastifyInstance 
     return reply.code(500).send(new ApiError(500, e.message, 'server_error').body());
   });
 
-  // Once the server is stopping (srv.closing aborted), a connection closes as soon as its response is done.
+  // Once the server is stopping (srv.closing aborted, or draining), a connection closes as soon as its
+  // response is done.
   // server.close() closes only the connections idle at that moment and then waits for the rest, so a reply
   // still running then (a stream ends with its last chunk after the close began) would leave a keep-alive
   // connection open, and the process waiting on it until the client drops it (never, for some clients).
   app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     res.once('finish', () => {
-      if (srv.closing.signal.aborted) socket.end(() => socket.destroy());
+      if (srv.closing.signal.aborted || srv.draining) socket.end(() => socket.destroy());
     });
   });
 

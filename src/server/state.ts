@@ -23,6 +23,8 @@ export interface ServerState {
   apiKey?: string;
   /** set while the server shuts down: running replies are stopped */
   closing: AbortController;
+  /** set by SIGTERM: no new requests, the accepted ones (running and queued) finish */
+  draining: boolean;
   metrics: ServerMetrics;
   created: number;
 }
@@ -32,6 +34,7 @@ export function newState(modelName: string, apiKey?: string): ServerState {
     modelName,
     apiKey,
     closing: new AbortController(),
+    draining: false,
     metrics: { requests: 0, promptTokens: 0, promptMs: 0, generatedTokens: 0, generateMs: 0, errors: 0 },
     created: Math.floor(Date.now() / 1000),
   };

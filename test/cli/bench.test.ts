@@ -227,7 +227,7 @@ describe('llama4 bench -d (llama-bench n_depth)', () => {
     expect(o).toMatchObject({ n_prompt: '0', n_gen: '4', n_depth: '16', kv_bytes_used: String(20 * 640) });
   });
 
-  it('rejects bad depths with a clear usage error (exit code 1 from the CLI)', async () => {
+  it('rejects bad depths with a clear usage error (exit code 2 from the CLI)', async () => {
     for (const bad of ['-1', 'x', '1,,2', '', '8-4', '0,-5']) {
       const c = bench(['-m', STORIES, '-d', bad]);
       await expect(c).rejects.toBeInstanceOf(CommanderError);
@@ -235,13 +235,13 @@ describe('llama4 bench -d (llama-bench n_depth)', () => {
     }
     for (const bad of ['-1', 'x']) {
       const r = cli(['bench', '-m', STORIES, '-d', bad]);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(`error: option '-d, --n-depth <list>' argument '${bad}' is invalid. -d: '${bad}' is not a number`);
       expect(r.stderr).toContain('a depth is a token count >= 0, e.g. -d 0,1024,4096');
     }
     const p = cli(['bench', '-m', STORIES, '--parallel', '1', '-d', '8', '-t', '1']);
-    expect([p.code, p.stderr]).toEqual([1, 'llama4: -d is not supported with --parallel (llama-batched-bench has no depth)\n']);
+    expect([p.code, p.stderr]).toEqual([2, 'llama4: -d is not supported with --parallel (llama-batched-bench has no depth)\n']);
   });
 
   // (skipped on a machine that could hold it: it would then fill 16M tokens)

@@ -50,7 +50,7 @@ describe('llama4 chat (piped)', () => {
     r = cli(['chat', '-m', join(dir, 'nope.gguf')], { input: 'hi\n' });
     expect(r.code).toBe(1);
     r = cli(['chat', '-m', SMOL, '--temp', 'x']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
   });
 
   it('a template that raises is an error and the chat goes on', () => {
@@ -81,7 +81,7 @@ describe('-m everywhere', () => {
     const b = cli(['quantize', model('stories260K.gguf'), join(dir, 'b.gguf'), 'Q8_0', '--json']);
     expect(a.code, a.stderr).toBe(0);
     expect(readFileSync(join(dir, 'a.gguf')).equals(readFileSync(join(dir, 'b.gguf')))).toBe(true);
-    expect(cli(['quantize', '-m', model('stories260K.gguf'), join(dir, 'c.gguf')]).code).toBe(1);
+    expect(cli(['quantize', '-m', model('stories260K.gguf'), join(dir, 'c.gguf')]).code).toBe(2);
   });
 });
 
@@ -91,6 +91,6 @@ describe('llama4 info -m', () => {
     const b = cli(['info', model('stories260K.gguf'), '--json']);
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
-    expect(cli(['info']).code).toBe(1);
+    expect(cli(['info']).code).toBe(2);
   });
 });

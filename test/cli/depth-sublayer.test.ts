@@ -18,7 +18,7 @@ describe('llama4 --drop-attn / --drop-ffn', () => {
       ['--drop-ffn', 'auto:', /--drop-ffn.*'auto:'.*invalid.*not auto:R with R a fraction/],
     ] as const) {
       const r = cli([...PPL, flag, value]);
-      expect(r.code, `${flag} ${value}: ${r.stderr}`).toBe(1);
+      expect(r.code, `${flag} ${value}: ${r.stderr}`).toBe(2);
       expect(r.stderr, `${flag} ${value}`).toMatch(msg);
       expect(r.stdout, `${flag} ${value}`).toBe(''); // refused before anything ran
       expect(r.stderr).not.toMatch(/calculating perplexity/);

@@ -51,7 +51,7 @@ describe('llama4 info', () => {
     expect(j.metadata['tokenizer.ggml.tokens'].values).toHaveLength(8);
   });
 
-  it('the binary lists the commands and exits 1 with one clear line on a broken file', () => {
+  it('the binary lists the commands and exits 1 with one clear line on a broken file (2 on a bad flag)', () => {
     const help = cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/info \[options\] \[model\]/);
@@ -66,7 +66,7 @@ describe('llama4 info', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot open .*nope.gguf': No such file or directory/);
     const flag = cli(['info', '--bogus', bad]);
-    expect(flag.code).toBe(1);
+    expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/unknown option '--bogus'/);
   });
 });

@@ -44,18 +44,18 @@ describe('llama4 run', () => {
     expect(r.stderr).toMatch(/stopped by (eog|context)/);
   });
 
-  it('bad input gives one clear error and exit code 1', () => {
+  it('bad input gives one clear error and exit code 1 (2 for a usage error)', () => {
     const missing = cli(['run', '-m', '/nonexistent.gguf', '-p', 'x']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/(not found|cannot open).*\/nonexistent.gguf/);
     const noPrompt = cli(['run', '-m', STORIES]);
-    expect(noPrompt.code).toBe(1);
+    expect(noPrompt.code).toBe(2);
     expect(noPrompt.stderr).toMatch(/no prompt/);
     const badTemp = cli(['run', '-m', STORIES, '-p', 'x', '--temp', 'hot']);
-    expect(badTemp.code).toBe(1);
+    expect(badTemp.code).toBe(2);
     expect(badTemp.stderr).toMatch(/--temp.*not a number/);
     const badCache = cli(['run', '-m', STORIES, '-p', 'x', '-ctk', 'q4']);
-    expect(badCache.code).toBe(1);
+    expect(badCache.code).toBe(2);
     expect(badCache.stderr).toMatch(/Allowed choices are f16, f32/);
     const tooLong = cli(['run', '-m', STORIES, '-p', 'Once upon a time', '-c', '3']);
     expect(tooLong.code).toBe(1);

@@ -15,6 +15,9 @@
 //     skip rate of the granularity's sublayers not above the target (--target-skip), or within the KL
 //     budget (--kl-budget), measured with the gates actually routing tokens (gated batches equal
 //     one-by-one decoding).
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DepthPolicy, NativeDepthGates } from '../../native/addon.js';
 import { writeDepthGates, type AdapterContent, type GateKind, type GateTensor, type Granularity } from './adapter.js';
 import { fitLogistic, gateProb } from './logistic.js';
@@ -175,6 +178,7 @@ export async function evaluatePolicy(
   dense: Float32Array[],
   policy: DepthPolicy,
   granularity: Granularity = 'block',
+  signal?: AbortSignal,
 ): Promise<Omit<HeldoutEval, 'threshold'>> {
   const V = ctx.model.info.nVocab;
   const L = ctx.model.info.nLayer;
@@ -184,7 +188,7 @@ export async function evaluatePolicy(
   let kl = 0, agree = 0, nllD = 0, nllG = 0, count = 0;
   for (let c = 0; c < chunks.length; c++) {
     ctx.truncate(0);
-    await ctx.evaluate(chunks[c], { allLogits: true });
+    await ctx.evaluate(chunks[c], { allLogits: true, signal });
     const r = compareLogits(dense[c], ctx.allLogits(), chunks[c], V);
     kl += r.kl;
     agree += r.agree;
@@ -223,12 +227,12 @@ export async function evaluatePolicy(
   };
 }
 
-export async function denseLogits(ctx: Context, chunks: number[][]): Promise<Float32Array[]> {
+export async function denseLogits(ctx: Context, chunks: number[][], signal?: AbortSignal): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   ctx.setDepthPolicy(null);
   for (const c of chunks) {
     ctx.truncate(0);
-    await ctx.evaluate(c, { allLogits: true, sequential: true });
+    await ctx.evaluate(c, { allLogits: true, sequential: true, signal });
     out.push(ctx.allLogits());
   }
   ctx.truncate(0);
@@ -262,7 +266,7 @@ export async function quotaThresholds(
   granularity: Granularity,
   target: number,
   adapter: { path: string; content: Omit<AdapterContent, 'gates' | 'granularity' | 'thresholds' | 'thresholdsAttn' | 'thresholdsFfn'> },
-  opts: { kv?: 'fill' | 'skip'; fractions?: number[]; onProgress?: (s: string) => void } = {},
+  opts: { kv?: 'fill' | 'skip'; fractions?: number[]; onProgress?: (s: string) => void; signal?: AbortSignal } = {},
 ): Promise<QuotaResult> {
   // each fraction is tried through an adapter written to adapter.path; the chosen one is left there
   const write = (th: Record<GateKind, Float32Array>) =>
@@ -309,7 +313,7 @@ export async function quotaThresholds(
     }
     await write(th);
     const g = await ctx.model.loadDepthGates(adapter.path);
-    const e = await evaluatePolicy(ctx, held, dense, { gates: g, kv: opts.kv ?? 'fill' }, granularity);
+    const e = await evaluatePolicy(ctx, held, dense, { gates: g, kv: opts.kv ?? 'fill' }, granularity, opts.signal);
     tried.push({ fraction: f, skipRate: e.skipRate, meanKl: e.meanKl, pplGated: e.pplGated });
     opts.onProgress?.(`calibrate: quota f ${f}: ${m} sublayers, skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)}`);
     if (!best || e.meanKl < best.chosen.meanKl)
@@ -454,63 +458,71 @@ export async function calibrate(model: Model, text: string, outPath: string, opt
 
   // 4. threshold on held-out text
   say('calibrate: dense logits on held-out text');
-  const dense = await denseLogits(ctx, held);
+  const dense = await denseLogits(ctx, held, opts.signal);
   const baseModel = model.path.split('/').pop() ?? model.path;
-  await writeDepthGates(outPath, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5, granularity });
-  const g: NativeDepthGates = await model.loadDepthGates(outPath);
-  const evalAt = async (tau: number): Promise<HeldoutEval> => ({
-    threshold: tau,
-    ...(await evaluatePolicy(ctx, held, dense, { gates: g, threshold: tau, kv: opts.kv ?? 'fill' }, granularity)),
-  });
-  const influence = { block: inf(cosSum.block), attn: inf(cosSum.attn), ffn: inf(cosSum.ffn) };
-  let quota: QuotaResult | undefined;
-  if ((opts.thresholds ?? 'global') === 'quota') {
-    if (targetSkip === undefined) throw new Error('--thresholds quota needs --target-skip');
-    quota = await quotaThresholds(ctx, held, dense, gates, influence, granularity, targetSkip,
-      { path: outPath, content: { arch: model.info.arch, baseModel, nLayer: L, threshold: 0.5 } }, { kv: opts.kv, onProgress: say });
-  }
-  let lo = 0, hi = 1;
-  let best: HeldoutEval = quota ? quota.chosen : await evalAt(0); // tau 0: every gate open = dense
-  for (let it = 0; it < (quota ? 0 : 10); it++) {
-    const mid = (lo + hi) / 2;
-    const e = await evalAt(mid);
-    say(`calibrate: tau ${mid.toFixed(4)}: skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)} (dense ${e.pplDense.toFixed(3)})`);
-    const ok = targetSkip !== undefined ? e.skipRate <= targetSkip : e.meanKl <= (opts.klBudget as number);
-    if (ok) {
-      best = e;
-      lo = mid;
-    } else {
-      hi = mid;
+  // the thresholds are chosen through scratch adapters; outPath is written once, complete, at the end (an
+  // interrupted or failed calibration leaves no adapter there, nor the file that was there before altered)
+  const scratch = join(tmpdir(), `llama4-calibrate-${process.pid}-${Date.now()}.gguf`);
+  try {
+    await writeDepthGates(scratch, { arch: model.info.arch, baseModel, nLayer: L, gates, threshold: 0.5, granularity });
+    const g: NativeDepthGates = await model.loadDepthGates(scratch);
+    const evalAt = async (tau: number): Promise<HeldoutEval> => ({
+      threshold: tau,
+      ...(await evaluatePolicy(ctx, held, dense, { gates: g, threshold: tau, kv: opts.kv ?? 'fill' }, granularity, opts.signal)),
+    });
+    const influence = { block: inf(cosSum.block), attn: inf(cosSum.attn), ffn: inf(cosSum.ffn) };
+    let quota: QuotaResult | undefined;
+    if ((opts.thresholds ?? 'global') === 'quota') {
+      if (targetSkip === undefined) throw new Error('--thresholds quota needs --target-skip');
+      quota = await quotaThresholds(ctx, held, dense, gates, influence, granularity, targetSkip,
+        { path: scratch, content: { arch: model.info.arch, baseModel, nLayer: L, threshold: 0.5 } }, { kv: opts.kv, onProgress: say, signal: opts.signal });
     }
+    let lo = 0, hi = 1;
+    let best: HeldoutEval = quota ? quota.chosen : await evalAt(0); // tau 0: every gate open = dense
+    for (let it = 0; it < (quota ? 0 : 10); it++) {
+      const mid = (lo + hi) / 2;
+      const e = await evalAt(mid);
+      say(`calibrate: tau ${mid.toFixed(4)}: skip ${(e.skipRate * 100).toFixed(1)}%, KL ${e.meanKl.toFixed(4)}, ppl ${e.pplGated.toFixed(3)} (dense ${e.pplDense.toFixed(3)})`);
+      const ok = targetSkip !== undefined ? e.skipRate <= targetSkip : e.meanKl <= (opts.klBudget as number);
+      if (ok) {
+        best = e;
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    const report: CalibrationReport = {
+      baseModel,
+      nLayer: L,
+      tokensCalib: nTok,
+      tokensHeldout: held.length * nCtx,
+      labelQuantile: q,
+      labels,
+      granularity,
+      perBlock,
+      blockInfluence: influence.block,
+      attnInfluence: influence.attn,
+      ffnInfluence: influence.ffn,
+      chosen: best,
+      ...(quota ? { quota: { fraction: quota.fraction, sublayers: quota.sublayers, tried: quota.tried } } : {}),
+      seed,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    opts.signal?.throwIfAborted();
+    await writeDepthGates(outPath, {
+      arch: model.info.arch,
+      baseModel,
+      nLayer: L,
+      gates,
+      threshold: quota ? 0.5 : best.threshold,
+      granularity,
+      ...(quota ? { thresholds: quota.thresholds.block, thresholdsAttn: quota.thresholds.attn, thresholdsFfn: quota.thresholds.ffn } : {}),
+      kvMode: opts.kv ?? 'fill',
+      targetSkip: targetSkip ?? best.skipRate,
+      calibration: report,
+    });
+    return report;
+  } finally {
+    await rm(scratch, { force: true });
   }
-  const report: CalibrationReport = {
-    baseModel,
-    nLayer: L,
-    tokensCalib: nTok,
-    tokensHeldout: held.length * nCtx,
-    labelQuantile: q,
-    labels,
-    granularity,
-    perBlock,
-    blockInfluence: influence.block,
-    attnInfluence: influence.attn,
-    ffnInfluence: influence.ffn,
-    chosen: best,
-    ...(quota ? { quota: { fraction: quota.fraction, sublayers: quota.sublayers, tried: quota.tried } } : {}),
-    seed,
-    seconds: (performance.now() - t0) / 1000,
-  };
-  await writeDepthGates(outPath, {
-    arch: model.info.arch,
-    baseModel,
-    nLayer: L,
-    gates,
-    threshold: quota ? 0.5 : best.threshold,
-    granularity,
-    ...(quota ? { thresholds: quota.thresholds.block, thresholdsAttn: quota.thresholds.attn, thresholdsFfn: quota.thresholds.ffn } : {}),
-    kvMode: opts.kv ?? 'fill',
-    targetSkip: targetSkip ?? best.skipRate,
-    calibration: report,
-  });
-  return report;
 }
