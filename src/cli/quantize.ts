@@ -1,5 +1,5 @@
 // `llama4 quantize IN.gguf OUT.gguf TYPE [-t N]`: llama-quantize for F32/F16/BF16 models (no imatrix).
-import { UsageError } from './io.js';
+import { UsageError, withProcessIo } from './io.js';
 import type { Command } from 'commander';
 import { quantizeModel, QUANT_TYPES, type QuantizeResult, type TensorResult } from '../engine/quantize.js';
 import { defaultThreads, intArg, MODEL_HELP, modelArg } from './flags.js';
@@ -9,6 +9,8 @@ export interface QuantizeCliOptions {
   threads?: number;
   stats?: boolean;
   json?: boolean;
+  /** Ctrl-C */
+  signal?: AbortSignal;
 }
 
 const bpw = (bytes: number, n: number) => ((bytes * 8) / n).toFixed(2);
@@ -56,6 +58,7 @@ export async function runQuantize(
   const r = await quantizeModel(input, output, type, {
     threads,
     stats: opts.stats ?? false,
+    signal: opts.signal,
     onTensor: progress ? (d, n, t) => progress(progressLine(d, n, t)) : undefined,
   });
   if (opts.json) write(JSON.stringify(r, null, 1) + '\n');
@@ -90,10 +93,19 @@ export function registerQuantize(program: Command): void {
             shown = true;
           }
         : undefined;
-      try {
-        await runQuantize(input, output, type, opts, (s) => process.stdout.write(s), progress);
-      } finally {
+      const clear = () => {
         if (shown) process.stderr.write('\r\x1b[K');
-      }
+        shown = false;
+      };
+      await withProcessIo(
+        async (io) => {
+          try {
+            await runQuantize(input, output, type, { ...opts, signal: io.signal }, io.out, progress);
+          } finally {
+            clear();
+          }
+        },
+        { onInterrupt: clear },
+      );
     });
 }

@@ -284,6 +284,8 @@ export interface QuantizeOptions {
   onTensor?: (done: number, total: number, r: TensorResult) => void;
   /** bytes of source data converted per native call (default 64 MiB) */
   slabBytes?: number;
+  /** cancels (Ctrl-C): checked before every slab; the writer then removes its temporary file */
+  signal?: AbortSignal;
 }
 
 export interface TensorResult {
@@ -372,6 +374,21 @@ export async function quantizeModel(
   const results: TensorResult[] = [];
   let done = 0;
   try {
+    // The input read through this handle must stay the file whose header was parsed: one overwritten in
+    // place (or truncated) meanwhile would give an output mixing two files. Its size and modification
+    // time are checked after each tensor; a change fails the write, which leaves nothing behind.
+    const st0 = await fh.stat({ bigint: true });
+    const checkInput = async () => {
+      const st = await fh.stat({ bigint: true });
+      if (st.size !== st0.size || st.mtimeNs !== st0.mtimeNs)
+        throw new Error(
+          `input '${input}' changed on disk while being quantized (` +
+            (st.size !== st0.size ? `size ${st0.size} -> ${st.size} bytes` : `same size, modified at ${new Date(Number(st.mtimeMs)).toISOString()}`) +
+            '): nothing was written',
+        );
+    };
+    if (Number(st0.size) !== header.fileSize)
+      throw new Error(`input '${input}' changed on disk while being opened (size ${header.fileSize} -> ${st0.size} bytes): nothing was written`);
     const read = async (offset: number, bytes: number): Promise<Uint8Array> => {
       const buf = new Uint8Array(bytes);
       let got = 0;
@@ -403,6 +420,7 @@ export async function quantizeModel(
         // read the next slab while this one is converted
         let next = slabs.length ? read(t.offset + slabs[0][0] * rowIn, (slabs[0][1] - slabs[0][0]) * rowIn) : undefined;
         for (let s = 0; s < slabs.length; s++) {
+          opts.signal?.throwIfAborted();
           const src = await next!;
           next = s + 1 < slabs.length ? read(t.offset + slabs[s + 1][0] * rowIn, (slabs[s + 1][1] - slabs[s + 1][0]) * rowIn) : undefined;
           if (!p.convert) {
@@ -417,6 +435,7 @@ export async function quantizeModel(
           res.bytesOut += out.data.length;
           yield out.data;
         }
+        await checkInput();
         if (p.convert && opts.stats) {
           res.rmse = Math.sqrt(sqErr / t.elements);
           res.relRmse = sqRef > 0 ? Math.sqrt(sqErr / sqRef) : 0;

@@ -4,6 +4,7 @@
 // tensor infos, zero padding to ALIGNMENT, then the tensor data. Offsets follow llama.cpp's strict packing
 // rule: in info order, each offset is the running sum of the previous tensors' sizes rounded up to
 // ALIGNMENT (first at 0); every tensor, the last included, is zero-padded to ALIGNMENT as gguf-py does.
+import { rmSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { addon, type GgufKv, type TypeRow } from '../native/addon.js';
@@ -199,18 +200,62 @@ class HeaderBuf {
   }
 }
 
-/** Buffered sequential file output. */
+/** The part of a FileHandle the writer uses. */
+export interface WriterFileHandle {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * How GgufWriter.write creates its temporary file. A seam for tests: replacing `open` (and putting it
+ * back) simulates a file system that fails part-way, e.g. a full disk, for every writer in the process
+ * (quantize, calibrate's adapters, split).
+ */
+export const writerIo = {
+  open: (path: string): Promise<WriterFileHandle> => open(path, 'w'),
+};
+
+/** Out-of-space errors, by errno code: what the user reads. */
+const SPACE_ERRORS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file size limit exceeded', // the file system's largest file, or the process's RLIMIT_FSIZE
+};
+
+/** A failed operation on the output file itself (not an error of the data being written), until reported. */
+class OutputFailure {
+  constructor(readonly error: unknown) {}
+}
+/** Runs one operation on the output file, marking its failure as the output's. */
+async function outputOp<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    throw new OutputFailure(e);
+  }
+}
+
+/** The error a failed output file reports: the file system's errno `code` and the original as `cause`. */
+export class GgufWriteError extends Error {
+  override name = 'GgufWriteError';
+  constructor(message: string, readonly code: string | undefined, options: { cause: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Buffered sequential file output. `written`: bytes accepted; `flushed`: bytes the file holds. */
 class FileOut {
   private buf = Buffer.allocUnsafe(8 << 20);
   private n = 0;
   written = 0;
-  constructor(private fh: import('node:fs/promises').FileHandle) {}
+  flushed = 0;
+  constructor(private fh: WriterFileHandle) {}
   async write(b: Uint8Array) {
     this.written += b.length;
     if (this.n + b.length > this.buf.length) await this.flush();
     if (b.length >= this.buf.length) {
-      let off = 0;
-      while (off < b.length) off += (await this.fh.write(b, off, b.length - off)).bytesWritten;
+      await this.put(b, b.length);
       return;
     }
     this.buf.set(b, this.n);
@@ -220,9 +265,17 @@ class FileOut {
     if (k > 0) await this.write(new Uint8Array(k));
   }
   async flush() {
-    let off = 0;
-    while (off < this.n) off += (await this.fh.write(this.buf, off, this.n - off)).bytesWritten;
+    await this.put(this.buf, this.n);
     this.n = 0;
+  }
+  private async put(b: Uint8Array, len: number) {
+    let off = 0;
+    while (off < len) {
+      const { bytesWritten } = await outputOp(() => this.fh.write(b, off, len - off));
+      if (!(bytesWritten > 0)) throw new OutputFailure(Object.assign(new Error('EIO: the file system accepted no bytes, write'), { code: 'EIO' }));
+      off += bytesWritten;
+      this.flushed += bytesWritten;
+    }
   }
 }
 
@@ -239,6 +292,30 @@ async function* chunksOf(data: TensorData): AsyncGenerator<TensorChunk> {
   } else {
     yield* d as Iterable<TensorChunk>;
   }
+}
+
+let tmpSeq = 0;
+// Temporary files being written, removed by a process.exit() during the write (a second Ctrl-C) too.
+const pendingTmp = new Set<string>();
+let exitHooked = false;
+function trackTmp(tmp: string): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const p of pendingTmp) rmSync(p, { force: true });
+    });
+  }
+  pendingTmp.add(tmp);
+}
+
+interface FsError extends Error {
+  code?: string;
+}
+/** "permission denied (EACCES)" from "EACCES: permission denied, open '...'" (the temporary file's name is noise). */
+function fsReason(e: FsError): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const m = /^E[A-Z0-9]+: (.*?), \w+\b/.exec(msg);
+  return m && e.code ? `${m[1]} (${e.code})` : msg;
 }
 
 export class GgufWriter {
@@ -396,36 +473,72 @@ export class GgufWriter {
     return this.header().layout;
   }
 
-  /** Write the file (via PATH.tmp, renamed at the end; removed on error). */
+  /**
+   * Write the file: into a temporary file beside it (PATH.PID.N.tmp, unique, so two writers of one PATH
+   * do not mix their bytes), flushed to disk and renamed to PATH at the end. On any error the temporary
+   * file is removed and PATH is as it was (absent, or the previous file untouched). A full disk (ENOSPC),
+   * an exceeded quota (EDQUOT) or file size limit (EFBIG) reads e.g.
+   *   no space left on device writing 'PATH' (N of M bytes written); nothing was written
+   * other failures of the output file `cannot write 'PATH': REASON`; errors of the tensor data pass
+   * through as they are.
+   */
   async write(path: string): Promise<GgufLayout> {
     const { head, layout } = this.header();
-    const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w');
+    const tmp = `${path}.${process.pid}.${++tmpSeq}.tmp`;
+    // an output failure becomes one clear error; the data's own errors pass through
+    const fail = (f: unknown, written: number): never => {
+      if (!(f instanceof OutputFailure)) throw f;
+      const e = f.error as FsError;
+      const code = typeof e?.code === 'string' ? e.code : undefined;
+      const space = SPACE_ERRORS[code ?? ''];
+      if (space)
+        throw new GgufWriteError(`${space} writing '${path}' (${written} of ${layout.fileSize} bytes written); nothing was written`, code, { cause: e });
+      throw new GgufWriteError(`cannot write '${path}': ${fsReason(e)}`, code, { cause: e });
+    };
+    let fh: WriterFileHandle;
     try {
-      const out = new FileOut(fh);
-      await out.write(head.buf.subarray(0, head.n));
-      await out.zeros(layout.dataOffset - head.n);
-      for (const t of this.tensors) {
-        let n = 0;
-        for await (const c of chunksOf(t.data)) {
-          const b = this.chunkBytes(t, c);
-          n += b.length;
-          if (n > t.bytes) throw new Error(`tensor '${t.name}': data exceeds its ${t.bytes} bytes`);
-          await out.write(b);
-        }
-        if (n !== t.bytes) throw new Error(`tensor '${t.name}': got ${n} bytes of data, expected ${t.bytes}`);
-        await out.zeros(alignUp(t.bytes, layout.alignment) - t.bytes);
-      }
-      await out.flush();
-      if (out.written !== layout.fileSize)
-        throw new Error(`internal: wrote ${out.written} bytes, layout says ${layout.fileSize}`);
-      await fh.close();
+      fh = await outputOp(() => writerIo.open(tmp));
     } catch (e) {
-      await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
-      throw e;
+      return fail(e, 0);
     }
-    await rename(tmp, path);
+    trackTmp(tmp);
+    const out = new FileOut(fh);
+    try {
+      try {
+        await out.write(head.buf.subarray(0, head.n));
+        await out.zeros(layout.dataOffset - head.n);
+        for (const t of this.tensors) {
+          let n = 0;
+          for await (const c of chunksOf(t.data)) {
+            const b = this.chunkBytes(t, c);
+            n += b.length;
+            if (n > t.bytes) throw new Error(`tensor '${t.name}': data exceeds its ${t.bytes} bytes`);
+            await out.write(b);
+          }
+          if (n !== t.bytes) throw new Error(`tensor '${t.name}': got ${n} bytes of data, expected ${t.bytes}`);
+          await out.zeros(alignUp(t.bytes, layout.alignment) - t.bytes);
+        }
+        await out.flush();
+        if (out.written !== layout.fileSize)
+          throw new Error(`internal: wrote ${out.written} bytes, layout says ${layout.fileSize}`);
+        // on disk before it takes PATH's place: some file systems report a full disk only here (or at close)
+        await outputOp(() => fh.sync());
+        await outputOp(() => fh.close());
+      } catch (e) {
+        await fh.close().catch(() => {});
+        fail(e, out.flushed);
+      }
+      try {
+        await outputOp(() => rename(tmp, path));
+      } catch (e) {
+        fail(e, out.flushed);
+      }
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw e;
+    } finally {
+      pendingTmp.delete(tmp);
+    }
     return layout;
   }
 

@@ -1,7 +1,7 @@
 // Exit codes, Ctrl-C and closed pipes, on the real CLI process (bin/llama4.js over dist/) as a shell runs it:
 //   - usage errors (an unknown flag or command, a bad value, a missing option, -p with -f) exit 2 with one
 //     line and the usage hint; help and version exit 0;
-//   - SIGINT during generation, perplexity, bench and calibrate stops the work, leaves no output behind (a
+//   - SIGINT during generation, perplexity, bench, calibrate and quantize stops the work, leaves no output behind (a
 //     calibrate output that existed before is untouched) and exits 130, without a stack trace;
 //   - stdout closed by its reader (`llama4 run ... | head -c 100`) stops the generation at once, quietly
 //     (nothing on stderr), with exit 141 as `cat` has in the same pipe;
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { cliAsync } from '../helpers/cli-async.js';
+import { generateModel, resolveSpec } from '../../scripts/lib/model-gen.js';
 import { model } from '../helpers/shared.js';
 
 const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -115,6 +116,28 @@ describe('Ctrl-C exits 130 and leaves nothing half-written', () => {
     const after = readdirSync(tmpdir()).filter((f) => f.startsWith('llama4-calibrate-') && !before.has(f));
     expect(after).toEqual([]);
     noStack(r.stderr);
+  });
+
+  it('quantize: the temporary output is removed, an existing output untouched', async () => {
+    // an F32 model of ~100 MB: quantizing it takes long enough to be interrupted while the output is written
+    const src = join(dir, 'f32.gguf');
+    await generateModel(resolveSpec({ arch: 'llama', embd: 1024, layers: 4, heads: 8, kvHeads: 8, ff: 2816, vocab: 'llama-spm', type: 'f32', seed: 1 }), src);
+    const out = join(dir, 'q.gguf');
+    writeFileSync(out, 'the previous model');
+    const run = cliAsync(['quantize', src, out, 'Q4_0', '-t', '1'], { timeoutMs: 120_000 });
+    // SIGINT once the writer's temporary file exists
+    const tmpOf = () => readdirSync(dir).filter((f) => f.startsWith('q.gguf.') && f.endsWith('.tmp'));
+    const end = Date.now() + 60_000;
+    while (tmpOf().length === 0 && run.child.exitCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
+    expect(tmpOf().length, 'the temporary output never appeared').toBe(1);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/llama4: interrupted/);
+    expect(tmpOf()).toEqual([]);
+    expect(readFileSync(out, 'utf8')).toBe('the previous model');
+    noStack(r.stderr);
+    rmSync(src);
   });
 });
 

@@ -145,6 +145,10 @@ void Context::reset_stats() {
 
 void Context::forward(const int32_t* tokens, const int32_t* pos, int64_t n, bool all_logits, float* logits_out,
                       const std::atomic<bool>* cancel, bool gated, bool sequential, Context* const* seqs) {
+  // Every pass (decode, decode_taps, decode_step) starts here: a model file truncated or overwritten in
+  // place since it was loaded would give output computed from other bytes (or SIGBUS), so it is an Error
+  // before anything is read. One fstat per file part; a file replaced by rename is not a change.
+  model_->file->check_unchanged();
   Blocks b(*this, tokens, pos, n, cancel);
   // learned gates route decode tokens (a decode step of several sequences is n decode tokens), prompt
   // batches only with prefill; static drops apply to every gated pass

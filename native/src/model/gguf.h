@@ -93,6 +93,12 @@ class GgufFile {
   const uint8_t* base() const { return base_; }
   // The mapping that holds t's data (null for a parsed buffer).
   const MappedFile* mapping(const GgufTensorInfo& t) const { return part(t.part).map_.get(); }
+  // Throws Error when any part's file changed on disk (size or modification time) since it was mapped
+  // (MappedFile::check_unchanged): one fstat per part. Nothing for a parsed buffer.
+  void check_unchanged() const {
+    for (size_t i = 0; i < n_parts(); i++)
+      if (const MappedFile* m = part(i).map_.get()) m->check_unchanged();
+  }
 
   // Typed getters; `fallback` is returned when the key is absent; a key of the wrong type throws.
   std::string get_str(std::string_view key, const std::string& fallback = "") const;

@@ -80,7 +80,12 @@ export async function readGateTensors(path: string): Promise<GateTensor[]> {
     const read = (t: GgufTensor): Float32Array => {
       if (t.typeId !== F32) throw new Error(`'${path}': gate tensor ${t.name} is ${t.type}, expected F32`);
       const b = Buffer.alloc(t.bytes);
-      readSync(fd, b, 0, t.bytes, t.offset);
+      for (let got = 0; got < t.bytes; ) {
+        const n = readSync(fd, b, got, t.bytes - got, t.offset + got);
+        // a file cut short after its header was read: an error, not gates silently filled with zeros
+        if (n === 0) throw new Error(`'${path}' is truncated: gate tensor ${t.name} ends past the end of the file`);
+        got += n;
+      }
       return new Float32Array(b.buffer, b.byteOffset, t.bytes / 4);
     };
     const out: GateTensor[] = [];
