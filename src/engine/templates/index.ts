@@ -146,7 +146,11 @@ function compile(t: ChatTemplate): Template {
     try {
       tpl = new Template(t.source);
     } catch (e) {
-      throw new Error(`${describe(t)} is not valid Jinja: ${(e as Error).message}`);
+      // @huggingface/jinja's parser reads past its last token on a template that ends inside a block or an
+      // expression ("{% for m in messages %}" alone), and fails with a TypeError about the missing token
+      const early = e instanceof TypeError && /\(reading '(type|value)'\)/.test(e.message);
+      const why = early ? 'unexpected end of the template (a block or an expression is not closed)' : (e as Error).message;
+      throw new Error(`${describe(t)} is not valid Jinja: ${why}`, { cause: e });
     }
     compiled.set(t.source, tpl);
   }
@@ -180,7 +184,7 @@ export function renderChat(t: ChatTemplate, messages: readonly ChatMessage[], o:
     return String(new Interpreter(env).run(tpl.parsed).value);
   } catch (e) {
     if (e instanceof RaisedError) throw new Error(`chat template: ${e.message}`);
-    throw new Error(`${describe(t)} failed: ${(e as Error).message}`);
+    throw new Error(`${describe(t)} failed: ${(e as Error).message}`, { cause: e });
   }
 }
 
