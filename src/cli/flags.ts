@@ -122,7 +122,8 @@ export function addContextFlags(cmd: Command): Command {
   cmd
     .option('-c, --ctx-size <n>', 'context size in tokens (default: min(4096, training context))', intArg(1, 1 << 24))
     .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), 512)
-    .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512));
+    .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
+    .option('--exact-numerics', "llama.cpp's summation order everywhere, bit-identical output (default: decode attention over >= 256 cells takes the faster flash-decoding path; LLAMA4_EXACT_NUMERICS=1 sets it too)");
   return addCacheTypeFlags(cmd);
 }
 
@@ -138,6 +139,7 @@ export interface ContextFlags {
   threads?: number;
   cacheTypeK: 'f16' | 'f32';
   cacheTypeV: 'f16' | 'f32';
+  exactNumerics?: boolean;
 }
 
 /** llama.cpp's warning for a context past the training one (RoPE was never trained there); '' when it fits. */
@@ -154,6 +156,7 @@ export function contextOptions(f: ContextFlags): ContextOptions {
     nThreads: f.threads ?? defaultThreads(),
     typeK: f.cacheTypeK,
     typeV: f.cacheTypeV,
+    ...(f.exactNumerics ? { exactNumerics: true } : {}),
   };
 }
 

@@ -24,7 +24,15 @@ export interface ContextOptions {
   typeV?: CacheType;
   /** decodes reading at most this many bytes run on the JS thread (default 4 MiB; 0 = always a worker) */
   inlineBytes?: number;
+  /**
+   * llama.cpp's exact summation order everywhere (default: the environment's LLAMA4_EXACT_NUMERICS=1, else
+   * off: decode attention over >= 256 cells takes the fast path)
+   */
+  exactNumerics?: boolean;
 }
+
+/** LLAMA4_EXACT_NUMERICS=1: every context keeps llama.cpp's numerics unless it says otherwise. */
+export const exactNumericsDefault = (): boolean => process.env.LLAMA4_EXACT_NUMERICS === '1';
 
 export class Model {
   private constructor(
@@ -71,7 +79,7 @@ export class Model {
   }
 
   createContext(options: ContextOptions = {}): Context {
-    return new Context(this, addon().createContext(this.native, options));
+    return new Context(this, addon().createContext(this.native, { ...options, exactNumerics: options.exactNumerics ?? exactNumericsDefault() }));
   }
 }
 

@@ -183,6 +183,11 @@ export interface ContextOptions {
    * 4 MiB; 0 = every decode on a worker)
    */
   inlineBytes?: number;
+  /**
+   * llama.cpp's summation order everywhere, bit-identical output (default false: decode attention over
+   * 256 cells or more takes the faster flash-decoding path, within a stated tolerance of the exact one)
+   */
+  exactNumerics?: boolean;
 }
 
 export interface ContextState {
@@ -191,6 +196,7 @@ export interface ContextState {
   nBatch: number;
   nThreads: number;
   inlineBytes: number;
+  exactNumerics: boolean;
   kvBytes: number;
   typeK: string;
   typeV: string;
@@ -239,7 +245,7 @@ export interface DepthPolicy {
   sharedThreshold?: number;
 }
 
-export type AttnOp = 'swiglu' | 'round_f16' | 'soft_max' | 'dot_f32' | 'dot_f16' | 'dot_rows' | 'weighted_rows';
+export type AttnOp = 'swiglu' | 'round_f16' | 'soft_max' | 'dot_f32' | 'dot_f16' | 'dot_rows' | 'weighted_rows' | 'attn_partial';
 export interface AttnArgs {
   x?: Float32Array;
   y?: Float32Array;
@@ -256,6 +262,17 @@ export interface AttnArgs {
   singleToken?: boolean;
   scale?: number;
   max?: number;
+  /** attn_partial: g query rows of hd, K rows (kStride bytes apart, f16 with k16), V rows likewise */
+  q?: Float32Array;
+  g?: number;
+  hd?: number;
+  hdv?: number;
+  k?: Uint8Array | Uint16Array | Float32Array;
+  kStride?: number;
+  k16?: boolean;
+  v?: Uint8Array | Uint16Array | Float32Array;
+  vStride?: number;
+  v16?: boolean;
 }
 
 export interface DecodeStats {

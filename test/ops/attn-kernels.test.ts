@@ -91,9 +91,53 @@ describe('attention helpers: every ISA level = the scalar reference', () => {
     }
   });
 
+  it('attn_partial, the fast decode attention: AVX2 and the scalar reference agree with a float64 attention', () => {
+    // f16 bits of values in about +-[2^-5, 4): random sign, exponent 10..16, mantissa
+    const smallH = (n: number) => Uint16Array.from({ length: n }, () => (rnd() < 0.5 ? 0x8000 : 0) | ((10 + Math.floor(rnd() * 7)) << 10) | Math.floor(rnd() * 1024));
+    const h2f = (h: number) => (h & 0x8000 ? -1 : 1) * 2 ** (((h >> 10) & 31) - 15) * (1 + (h & 1023) / 1024);
+    for (const [g, hd, hdv] of [[1, 64, 64], [3, 64, 64], [5, 72, 24], [8, 20, 13], [4, 128, 128]]) {
+      for (const n of [1, 7, 8, 9, 100, 256]) {
+        for (const f16 of [true, false]) {
+          const es = f16 ? 2 : 4;
+          const kStride = (hd + 8) * es, vStride = (hdv + 16) * es;
+          const kv = (len: number) => (f16 ? smallH(len / 2) : Float32Array.from(smallH(len / 4), h2f));
+          const k = kv(n * kStride), v = kv(n * vStride);
+          const kVal = (c: number, i: number) => (f16 ? h2f((k as Uint16Array)[(c * kStride) / 2 + i]) : (k as Float32Array)[(c * kStride) / 4 + i]);
+          const vVal = (c: number, d: number) => (f16 ? h2f((v as Uint16Array)[(c * vStride) / 2 + d]) : (v as Float32Array)[(c * vStride) / 4 + d]);
+          const q = randn(g * hd, 0.5);
+          const scale = 1 / Math.sqrt(hd);
+          const args = { q, g, hd, hdv, n, scale, k: new Uint8Array(k.buffer), kStride, k16: f16, v: new Uint8Array(v.buffer), vStride, v16: f16 };
+          for (const isa of hasAvx2 ? (['scalar', 'avx2'] as const) : (['scalar'] as const)) {
+            const out = a.attnKernel(isa, 'attn_partial', args).out;
+            for (let h = 0; h < g; h++) {
+              const sc = Array.from({ length: n }, (_, c) => {
+                let d = 0;
+                for (let i = 0; i < hd; i++) d += q[h * hd + i] * kVal(c, i);
+                return d * scale;
+              });
+              const m = Math.max(...sc);
+              const w = sc.map((x) => Math.exp(x - m));
+              const l = w.reduce((x, y) => x + y, 0);
+              const where = `${isa} g${g} hd${hd} hdv${hdv} n${n} ${f16 ? 'f16' : 'f32'} head ${h}`;
+              expect(Math.abs(out[h] - m), where).toBeLessThan(1e-4 * Math.max(1, Math.abs(m)));
+              expect(Math.abs(out[g + h] - l) / l, where).toBeLessThan(1e-5);
+              for (let d = 0; d < hdv; d++) {
+                let acc = 0;
+                for (let c = 0; c < n; c++) acc += w[c] * vVal(c, d);
+                // the attention output acc / l, to 1e-5 of the largest |V| (4)
+                expect(Math.abs(out[2 * g + h * hdv + d] / out[g + h] - acc / l), `${where} dim ${d}`).toBeLessThan(4e-5);
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('rejects bad arguments with a clear message', () => {
     expect(() => a.attnKernel('scalar', 'nope' as AttnOp, {})).toThrow(/unknown op 'nope'/);
     expect(() => a.attnKernel('scalar', 'dot_rows', { rows: new Uint8Array(8), stride: 4, f16: false, nRows: 3, y: randn(1), n: 1 })).toThrow(/out of range/);
     expect(() => a.attnKernel('avx512' as 'avx2', 'swiglu', {})).toThrow(/'scalar' or 'avx2'/);
+    expect(() => a.attnKernel('scalar', 'attn_partial', { q: randn(64), g: 1, hd: 64, hdv: 64, n: 4, k: new Uint8Array(64), kStride: 128, k16: true, v: new Uint8Array(512), vStride: 128, v16: true })).toThrow(/out of range/);
   });
 });

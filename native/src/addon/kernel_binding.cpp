@@ -19,7 +19,8 @@
 //       one attention/element-wise helper of ops/cpu/ops.h through that level's table (attn_kernels):
 //       op 'swiglu' {x: gate, y: up}, 'round_f16' {x, scale}, 'soft_max' {x, max} (+ sum),
 //       'dot_f32' {x, y}, 'dot_f16' {h: Uint16Array, y, tinyblas}, 'dot_rows' {rows: Uint8Array, stride,
-//       f16, nRows, y, n, tinyblas}, 'weighted_rows' {x: p, rows, stride, f16, firstCell, n, dim, singleToken}
+//       f16, nRows, y, n, tinyblas}, 'weighted_rows' {x: p, rows, stride, f16, firstCell, n, dim, singleToken},
+//       'attn_partial' {q, g, hd, k, kStride, k16, v, vStride, v16, hdv, n, scale} (out: m[g], l[g], acc[g][hdv])
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -418,6 +419,22 @@ Napi::Value attn_kernel(const Napi::CallbackInfo& info) {
       std::vector<uint16_t> hv(y.size());
       std::memcpy(hv.data(), h.data(), h.size());
       return result({k->dot_f16(hv.data(), y.data(), (int64_t)y.size(), flag("tinyblas"))});
+    }
+    if (op == "attn_partial") {
+      // out = m[g], l[g], acc[g*hdv] (ops.h attn_partial)
+      std::vector<float> q = f32("q");
+      std::vector<uint8_t> kr = bytes("k"), vr = bytes("v");
+      const bool k16 = flag("k16"), v16 = flag("v16");
+      const int64_t g = num("g"), hd = num("hd"), hdv = num("hdv"), n = num("n"), ks = num("kStride"), vs = num("vStride");
+      const double scale = a.Get("scale").IsNumber() ? a.Get("scale").As<Napi::Number>().DoubleValue() : 1.0;
+      if (g < 1 || g > 64 || hd < 1 || hd > 1024 || hdv < 1 || hdv > 1024 || n < 1 || n > (1 << 20) ||
+          (int64_t)q.size() != g * hd || ks < hd * (k16 ? 2 : 4) || vs < hdv * (v16 ? 2 : 4) ||
+          (size_t)((n - 1) * ks + hd * (k16 ? 2 : 4)) > kr.size() || (size_t)((n - 1) * vs + hdv * (v16 ? 2 : 4)) > vr.size())
+        LLAMA4_THROW("attnKernel attn_partial: q/k/v/sizes out of range");
+      std::vector<float> out((size_t)(g * (2 + hdv))), scratch((size_t)(g * n + 8 * hd));
+      k->attn_partial(q.data(), g, hd, kr.data(), (size_t)ks, k16, vr.data(), (size_t)vs, v16, hdv, n, (float)scale, out.data(),
+                      out.data() + g, out.data() + 2 * g, scratch.data());
+      return result(out);
     }
     if (op == "dot_rows" || op == "weighted_rows") {
       std::vector<uint8_t> rows = bytes("rows");

@@ -339,6 +339,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     o.Set("nBatch", ctx->params().n_batch);
     o.Set("nThreads", ctx->params().n_threads);
     o.Set("inlineBytes", (double)ctx->params().inline_bytes);
+    o.Set("exactNumerics", ctx->params().exact_numerics);
     o.Set("kvBytes", (double)ctx->kv().bytes());
     o.Set("typeK", type_name(ctx->kv().type_k()));
     o.Set("typeV", type_name(ctx->kv().type_v()));
@@ -414,7 +415,7 @@ Napi::Value load_depth_gates_js(const Napi::CallbackInfo& info) {
   });
 }
 
-// createContext(model, {nCtx, nBatch, nThreads, typeK, typeV, inlineBytes}): NativeContext
+// createContext(model, {nCtx, nBatch, nThreads, typeK, typeV, inlineBytes, exactNumerics}): NativeContext
 Napi::Value create_context_js(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -441,6 +442,9 @@ Napi::Value create_context_js(const Napi::CallbackInfo& info) {
     const double inline_bytes = num("inlineBytes", (double)p.inline_bytes);
     if (!(inline_bytes >= 0 && inline_bytes <= 9e15)) LLAMA4_THROW("inlineBytes %g is out of range", inline_bytes);
     p.inline_bytes = (uint64_t)inline_bytes;
+    const Napi::Value exact = o.Get("exactNumerics");
+    if (!exact.IsUndefined() && !exact.IsBoolean()) LLAMA4_THROW("exactNumerics must be a boolean");
+    p.exact_numerics = exact.IsBoolean() && exact.As<Napi::Boolean>().Value();
     const uint64_t need = Context::memory_needed(*m, p);
     const uint64_t avail = mem_available_bytes();
     if (avail && need > avail)

@@ -364,12 +364,91 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     const uint8_t* v0 = kv.v_row(il, (uint32_t)lo) + (size_t)kvh * hdv * (v16 ? 2 : 4);
     weighted_rows(pv, v0, v_stride, v16, lo, n_keys, hdv, !batched, acc.data(), out);
   };
+  // The fast path (flash-decoding) for tokens in the single-token order that see at least kFastMinKeys
+  // cells, unless the context keeps llama.cpp's numerics (ContextParams::exact_numerics): per (token, KV
+  // head, chunk of kFastChunk cells) one task computes the chunk's softmax state for the GQA group's query
+  // heads (each K and V row read and converted once for the group; attn_partial), and the chunks merge
+  // below. The chunks are fixed cell ranges, so a token's result does not depend on the thread count or on
+  // the other tokens of the pass (a sequential batch still equals its tokens run one by one). Shorter
+  // contexts and batched prompts keep llama.cpp's order bit for bit (the goldens).
+  constexpr int64_t kFastMinKeys = 256, kFastChunk = 256;
+  const bool fast_ok = !batched && !c_.params_.exact_numerics && hd <= 256 && hdv <= 256;
+  std::vector<int64_t>& exact_tasks = s.attn_exact_tasks;  // r * nh + h
+  std::vector<int64_t>& chunks = s.attn_chunks;            // per chunk: token r, first cell, end cell
+  exact_tasks.clear();
+  chunks.clear();
+  for (int64_t r = 0; r < na; r++) {
+    const int64_t p = pos_[act_[r]];
+    uint32_t c_lo = 0, c_hi = 0;
+    if (fast_ok) kv_at(act_[r]).cell_range(il, o.chunk ? (p / o.chunk) * o.chunk : 0, p, &c_lo, &c_hi);
+    if (fast_ok && (int64_t)(c_hi - c_lo) >= kFastMinKeys) {
+      for (int64_t c0 = c_lo; c0 < (int64_t)c_hi;) {
+        const int64_t c1 = std::min<int64_t>(c_hi, (c0 / kFastChunk + 1) * kFastChunk);
+        chunks.insert(chunks.end(), {r, c0, c1});
+        c0 = c1;
+      }
+    } else {
+      for (int64_t h = 0; h < nh; h++) exact_tasks.push_back(r * nh + h);
+    }
+  }
+  const int64_t n_exact = (int64_t)exact_tasks.size(), n_chunks = (int64_t)chunks.size() / 3;
+  const int64_t part = gqa * (2 + hdv);  // per (chunk, KV head): m[gqa], l[gqa], acc[gqa][hdv]
+  if ((int64_t)s.attn_part.size() < n_chunks * nkv * part) s.attn_part.resize((size_t)(n_chunks * nkv * part));
+  auto fast = [&](int64_t task) {
+    const int64_t ci = task / nkv, kvh = task % nkv;
+    const int64_t r = chunks[3 * ci], c0 = chunks[3 * ci + 1], c1 = chunks[3 * ci + 2];
+    const KvCache& kv = kv_at(act_[r]);
+    const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
+    thread_local std::vector<float> qv, scratch;
+    if ((int64_t)qv.size() < gqa * hd) qv.resize((size_t)(gqa * hd));
+    if ((int64_t)scratch.size() < gqa * kFastChunk + 8 * hd) scratch.resize((size_t)(gqa * kFastChunk + 8 * hd));
+    const float* q = &s.q[(r * nh + kvh * gqa) * hd];  // the group's query heads are consecutive
+    if (k16)
+      round_to_f16(q, 1.0f, qv.data(), gqa * hd);  // the query in the cache's precision, as llama.cpp
+    else
+      std::memcpy(qv.data(), q, sizeof(float) * gqa * hd);
+    float* st = &s.attn_part[(size_t)((ci * nkv + kvh) * part)];
+    attn_partial(qv.data(), gqa, hd, kv.k_row(il, (uint32_t)c0) + (size_t)kvh * hd * (k16 ? 2 : 4), kv.k_row_bytes(il),
+                 k16, kv.v_row(il, (uint32_t)c0) + (size_t)kvh * hdv * (v16 ? 2 : 4), kv.v_row_bytes(il), v16, hdv,
+                 c1 - c0, kq_scale, st, st + gqa, st + 2 * gqa, scratch.data());
+  };
+  auto task_fn = [&](int64_t task, int thread) {
+    if (task < n_exact)
+      body(exact_tasks[task], thread);
+    else
+      fast(task - n_exact);
+  };
+  const int64_t n_tasks = n_exact + n_chunks * nkv;
   // A short context with few heads is less work than waking the other threads: run it here.
   const int64_t keys = (int64_t)pos_[act_[na - 1]] + 1;
   if (na * nh * keys * (hd + hdv) < (1 << 16)) {
-    for (int64_t task = 0; task < na * nh; task++) body(task, 0);
+    for (int64_t task = 0; task < n_tasks; task++) task_fn(task, 0);
   } else {
-    c_.pool_.parallel_for(na * nh, body);
+    c_.pool_.parallel_for(n_tasks, task_fn);
+  }
+  // merge each fast token's chunks: out_h = sum_i e^(m_i - M) acc_i / sum_i e^(m_i - M) l_i, M = max_i m_i
+  for (int64_t ci = 0; ci < n_chunks;) {
+    const int64_t r = chunks[3 * ci];
+    int64_t cj = ci;
+    while (cj < n_chunks && chunks[3 * cj] == r) cj++;
+    for (int64_t kvh = 0; kvh < nkv; kvh++)
+      for (int64_t j = 0; j < gqa; j++) {
+        float M = -INFINITY;
+        for (int64_t c = ci; c < cj; c++) M = std::max(M, s.attn_part[(size_t)((c * nkv + kvh) * part + j)]);
+        float* out = &s.attn[(r * nh + kvh * gqa + j) * hdv];
+        std::fill(out, out + hdv, 0.0f);
+        float L = 0.0f;
+        for (int64_t c = ci; c < cj; c++) {
+          const float* st = &s.attn_part[(size_t)((c * nkv + kvh) * part)];
+          const float w = expf(st[j] - M);
+          L += w * st[gqa + j];
+          const float* a = st + 2 * gqa + j * hdv;
+          for (int64_t d = 0; d < hdv; d++) out[d] += w * a[d];
+        }
+        const float inv = 1.0f / L;
+        for (int64_t d = 0; d < hdv; d++) out[d] *= inv;
+      }
+    ci = cj;
   }
 }
 

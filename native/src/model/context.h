@@ -38,6 +38,9 @@ struct ContextParams {
   // worker: a thread hop and back costs 40-70 us on a VM, more than a tiny model's whole token
   // (stories260K: ~80 us). 4 MiB is ~150 us of streaming; 0 = always a worker.
   uint64_t inline_bytes = 4ull << 20;
+  // Keep llama.cpp's exact summation order everywhere (bit-identical output): no fast decode attention
+  // at long contexts (Blocks::attend).
+  bool exact_numerics = false;
 };
 
 struct DecodeStats {
@@ -135,6 +138,9 @@ class Context {
   struct Scratch {
     std::vector<float> x, xn, xa, xk, q, k, v, attn, proj, gate, up, hidden, router, moe_in, moe_out, rope;
     std::vector<std::vector<float>> per_thread;  // the query in the KV cache's precision, per thread
+    // Blocks::attend's fast path: the tasks kept in llama.cpp's order, the chunks, their softmax states
+    std::vector<int64_t> attn_exact_tasks, attn_chunks;
+    std::vector<float> attn_part;
     std::vector<uint8_t> act_a, act_b;           // converted activations
     MatmulScratch mm;
   } s_;

@@ -223,11 +223,47 @@ void weighted_rows_ref(const float* p, const uint8_t* rows, size_t stride, bool 
     weighted_rows_t<float>(p, rows, stride, first_cell, n, dim, lanes, acc, out);
 }
 
+// The fast decode attention's reference: plain loops in cell order (the AVX2 version sums in other orders
+// and uses ggml's vector exp; the tests compare them within a tolerance).
+void attn_partial_ref(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16,
+                      const uint8_t* v, size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m,
+                      float* l, float* acc, float* scratch) {
+  float* s = scratch;  // [g][n]
+  for (int64_t c = 0; c < n; c++) {
+    const uint8_t* kr = k + (size_t)c * k_stride;
+    for (int64_t h = 0; h < g; h++) {
+      float d = 0.0f;
+      for (int64_t i = 0; i < hd; i++)
+        d += (k16 ? f16_to_f32_fast(((const uint16_t*)kr)[i]) : ((const float*)kr)[i]) * q[h * hd + i];
+      s[h * n + c] = d * scale;
+    }
+  }
+  for (int64_t h = 0; h < g; h++) {
+    float mx = -INFINITY;
+    for (int64_t c = 0; c < n; c++) mx = std::max(mx, s[h * n + c]);
+    float sum = 0.0f;
+    for (int64_t c = 0; c < n; c++) sum += (s[h * n + c] = expf(s[h * n + c] - mx));
+    m[h] = mx;
+    l[h] = sum;
+  }
+  std::fill(acc, acc + g * hdv, 0.0f);
+  for (int64_t c = 0; c < n; c++) {
+    const uint8_t* vr = v + (size_t)c * v_stride;
+    for (int64_t h = 0; h < g; h++) {
+      const float p = s[h * n + c];
+      for (int64_t d = 0; d < hdv; d++)
+        acc[h * hdv + d] += p * (v16 ? f16_to_f32_fast(((const uint16_t*)vr)[d]) : ((const float*)vr)[d]);
+    }
+  }
+}
+
 const AttnKernels kScalar{swiglu_ref, round_to_f16_ref, soft_max_exp_ref, dot_f32_ref,
-                          dot_f16_ref, dot_rows_ref,     weighted_rows_ref};
-// The AVX2 versions (ops/cpu/avx2/attn_avx2.cpp) compute the same lanes in the same order.
-const AttnKernels kAvx2{attn_avx2::swiglu, attn_avx2::round_to_f16, attn_avx2::soft_max_exp, attn_avx2::dot_f32,
-                        attn_avx2::dot_f16, attn_avx2::dot_rows,    attn_avx2::weighted_rows};
+                          dot_f16_ref, dot_rows_ref,     weighted_rows_ref, attn_partial_ref};
+// The AVX2 versions (ops/cpu/avx2/attn_avx2.cpp) compute the same lanes in the same order, except
+// attn_partial (the fast path, not llama.cpp's order).
+const AttnKernels kAvx2{attn_avx2::swiglu,   attn_avx2::round_to_f16, attn_avx2::soft_max_exp,
+                        attn_avx2::dot_f32,  attn_avx2::dot_f16,      attn_avx2::dot_rows,
+                        attn_avx2::weighted_rows, attn_avx2::attn_partial};
 
 const AttnKernels& active() {
   static const AttnKernels& k = isa_level() >= IsaLevel::Avx2 ? kAvx2 : kScalar;
@@ -248,6 +284,11 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) { active(
 void round_to_f16(const float* x, float scale, float* y, int64_t n) { active().round_to_f16(x, scale, y, n); }
 double soft_max_exp(const float* x, float* y, int64_t n, float max) { return active().soft_max_exp(x, y, n, max); }
 float dot_f32(const float* x, const float* y, int64_t n) { return active().dot_f32(x, y, n); }
+void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
+                  size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
+                  float* scratch) {
+  active().attn_partial(q, g, hd, k, k_stride, k16, v, v_stride, v16, hdv, n, scale, m, l, acc, scratch);
+}
 float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) { return active().dot_f16(x, y, n, tinyblas); }
 void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, const float* y, int64_t n, bool tinyblas,
               float* out) {

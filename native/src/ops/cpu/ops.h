@@ -75,6 +75,15 @@ void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16,
 // ggml reads back after storing into an f16 tensor (the query for an f16 K cache, p for an f16 V cache).
 // x == y is allowed.
 void round_to_f16(const float* x, float scale, float* y, int64_t n);
+// Decode attention's fast path (flash-decoding; not llama.cpp's order, see Blocks::attend): one query token
+// against cells [0, n) of one KV head, for the g query heads that share it (GQA; q: g rows of hd floats).
+// With s[h][c] = scale * q_h·K_c, writes the chunk's softmax state per head h:
+//   m[h] = max_c s[h][c],  l[h] = sum_c exp(s[h][c] - m[h]),  acc[h*hdv + d] = sum_c exp(s[h][c] - m[h]) * V_c[d]
+// K_c at k + c*k_stride (f16 or f32), V_c at v + c*v_stride. Each K and V row is read and converted once for
+// all g heads. scratch: g*n + 8*hd floats. Chunks merge as m = max m_i, l = sum l_i e^(m_i-m), etc.
+void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
+                  size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
+                  float* scratch);
 // The helpers above as a table per ISA level: the public functions call the host's level (AVX2 when the CPU
 // has AVX2/FMA/F16C and LLAMA4_ISA allows it, else the scalar reference); tests take both and compare them.
 struct AttnKernels {
@@ -85,6 +94,8 @@ struct AttnKernels {
   float (*dot_f16)(const uint16_t*, const float*, int64_t, bool);
   void (*dot_rows)(const uint8_t*, size_t, bool, int64_t, const float*, int64_t, bool, float*);
   void (*weighted_rows)(const float*, const uint8_t*, size_t, bool, int64_t, int64_t, int64_t, bool, float*, float*);
+  void (*attn_partial)(const float*, int64_t, int64_t, const uint8_t*, size_t, bool, const uint8_t*, size_t, bool, int64_t,
+                       int64_t, float, float*, float*, float*, float*);
 };
 // Scalar always; Avx2 when this CPU has it (whatever LLAMA4_ISA says); nullptr otherwise.
 const AttnKernels* attn_kernels(IsaLevel level);

@@ -243,5 +243,157 @@ void round_to_f16(const float* x, float scale, float* y, int64_t n) {
   }
 }
 
+namespace {
+
+inline float hmax8(__m256 v) {
+  __m128 t = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  t = _mm_max_ps(t, _mm_movehl_ps(t, t));
+  t = _mm_max_ss(t, _mm_movehdup_ps(t));
+  return _mm_cvtss_f32(t);
+}
+
+inline __m256 v_row8(const uint8_t* r, bool f16, int64_t d) {
+  return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)r + d))) : _mm256_loadu_ps((const float*)r + d);
+}
+
+// acc[h0 + j][d0 .. d0 + 8W) += sum_c p[h0 + j][c] * V_c[d0 ..], the HG x W accumulators in registers.
+template <int HG, int W>
+void v_block(const float* s, int64_t n, int64_t h0, const uint8_t* v, size_t v_stride, bool v16, int64_t d0,
+             int64_t hdv, float* acc) {
+  __m256 a[HG][W];
+  for (int j = 0; j < HG; j++)
+    for (int w = 0; w < W; w++) a[j][w] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < n; c++) {
+    const uint8_t* vr = v + (size_t)c * v_stride;
+    __m256 x[W];
+    for (int w = 0; w < W; w++) x[w] = v_row8(vr, v16, d0 + 8 * w);
+    for (int j = 0; j < HG; j++) {
+      const __m256 p = _mm256_broadcast_ss(s + (h0 + j) * n + c);
+      for (int w = 0; w < W; w++) a[j][w] = _mm256_fmadd_ps(p, x[w], a[j][w]);
+    }
+  }
+  for (int j = 0; j < HG; j++)
+    for (int w = 0; w < W; w++) _mm256_storeu_ps(acc + (h0 + j) * hdv + d0 + 8 * w, a[j][w]);
+}
+
+template <int W>
+void v_block_heads(int hg, const float* s, int64_t n, int64_t h0, const uint8_t* v, size_t v_stride, bool v16,
+                   int64_t d0, int64_t hdv, float* acc) {
+  switch (hg) {
+    case 1: v_block<1, W>(s, n, h0, v, v_stride, v16, d0, hdv, acc); break;
+    case 2: v_block<2, W>(s, n, h0, v, v_stride, v16, d0, hdv, acc); break;
+    case 3: v_block<3, W>(s, n, h0, v, v_stride, v16, d0, hdv, acc); break;
+    default: v_block<4, W>(s, n, h0, v, v_stride, v16, d0, hdv, acc); break;
+  }
+}
+
+}  // namespace
+
+void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
+                  size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
+                  float* scratch) {
+  float* s = scratch;     // [g][n] scores, then exp(s - m)
+  float* kb = s + g * n;  // [8][hd] K rows in f32
+  // 1. scores, 8 cells at a time when hd is a multiple of 8: the 8 rows converted once, then per head 8
+  // accumulators (one per cell) reduced together into the 8 scores (no horizontal sum per cell)
+  int64_t c = 0;
+  if (hd % 8 == 0)
+    for (; c + 8 <= n; c += 8) {
+      const float* kf[8];
+      for (int j = 0; j < 8; j++) {
+        const uint8_t* kr = k + (size_t)(c + j) * k_stride;
+        if (k16) {
+          for (int64_t i = 0; i < hd; i += 8)
+            _mm256_storeu_ps(kb + j * hd + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)kr + i))));
+          kf[j] = kb + j * hd;
+        } else {
+          kf[j] = (const float*)kr;
+        }
+      }
+      const __m256 vscale = _mm256_set1_ps(scale);
+      for (int64_t h = 0; h < g; h++) {
+        const float* qh = q + h * hd;
+        __m256 a[8];
+        for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < hd; i += 8) {
+          const __m256 qv = _mm256_loadu_ps(qh + i);
+          for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(kf[j] + i), qv, a[j]);
+        }
+        const __m256 t0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+        const __m256 t1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+        const __m256 sum = _mm256_add_ps(_mm256_permute2f128_ps(t0, t1, 0x20), _mm256_permute2f128_ps(t0, t1, 0x31));
+        _mm256_storeu_ps(s + h * n + c, _mm256_mul_ps(sum, vscale));
+      }
+    }
+  // the cells left (and any hd): one row at a time
+  for (; c < n; c++) {
+    const uint8_t* kr = k + (size_t)c * k_stride;
+    const float* kf = (const float*)kr;
+    if (k16) {
+      int64_t i = 0;
+      for (; i + 8 <= hd; i += 8) _mm256_storeu_ps(kb + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)kr + i))));
+      for (; i < hd; i++) kb[i] = _cvtsh_ss(((const uint16_t*)kr)[i]);
+      kf = kb;
+    }
+    for (int64_t h = 0; h < g; h++) {
+      const float* qh = q + h * hd;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+      int64_t i = 0;
+      for (; i + 16 <= hd; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kf + i), _mm256_loadu_ps(qh + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kf + i + 8), _mm256_loadu_ps(qh + i + 8), a1);
+      }
+      if (i + 8 <= hd) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kf + i), _mm256_loadu_ps(qh + i), a0);
+        i += 8;
+      }
+      float d = hsum_movehl(_mm256_add_ps(a0, a1));
+      for (; i < hd; i++) d += kf[i] * qh[i];
+      s[h * n + c] = d * scale;
+    }
+  }
+  // 2. softmax state per head
+  for (int64_t h = 0; h < g; h++) {
+    float* sh = s + h * n;
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(sh + i));
+    float mx = hmax8(vmx);
+    for (; i < n; i++) mx = std::max(mx, sh[i]);
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 vs = _mm256_setzero_ps();
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 e = v_expf(_mm256_sub_ps(_mm256_loadu_ps(sh + i), vm));
+      _mm256_storeu_ps(sh + i, e);
+      vs = _mm256_add_ps(vs, e);
+    }
+    float sum = hsum_movehl(vs);
+    for (; i < n; i++) sum += (sh[i] = expf(sh[i] - mx));
+    m[h] = mx;
+    l[h] = sum;
+  }
+  // 3. V: blocks of up to 4 heads x 16 dims in registers, each V row converted once per block of heads
+  const int64_t hdv8 = hdv & ~(int64_t)7;
+  for (int64_t h0 = 0; h0 < g; h0 += 4) {
+    const int hg = (int)std::min<int64_t>(4, g - h0);
+    int64_t d0 = 0;
+    for (; d0 + 16 <= hdv8; d0 += 16) v_block_heads<2>(hg, s, n, h0, v, v_stride, v16, d0, hdv, acc);
+    if (d0 + 8 <= hdv8) {
+      v_block_heads<1>(hg, s, n, h0, v, v_stride, v16, d0, hdv, acc);
+      d0 += 8;
+    }
+    for (int64_t d = d0; d < hdv; d++)  // dims past the last 8
+      for (int j = 0; j < hg; j++) {
+        float a = 0.0f;
+        for (int64_t c = 0; c < n; c++) {
+          const uint8_t* vr = v + (size_t)c * v_stride;
+          a += s[(h0 + j) * n + c] * (v16 ? _cvtsh_ss(((const uint16_t*)vr)[d]) : ((const float*)vr)[d]);
+        }
+        acc[(h0 + j) * hdv + d] = a;
+      }
+  }
+}
+
 }  // namespace attn_avx2
 }  // namespace llama4

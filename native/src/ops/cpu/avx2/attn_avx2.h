@@ -1,5 +1,6 @@
 // AVX2/FMA/F16C versions of the attention helpers of ops/cpu/ops.cpp (see ops.h). Each computes exactly what
-// the scalar reference computes: one vector lane per emulated lane, the same FMAs, the same reduction order.
+// the scalar reference computes: one vector lane per emulated lane, the same FMAs, the same reduction order
+// (except attn_partial, the fast path, which is compared with its reference within a tolerance).
 // Only call after a run-time check that the CPU has AVX2+FMA+F16C (isa_level() >= IsaLevel::Avx2).
 #pragma once
 #include <cstddef>
@@ -17,6 +18,10 @@ void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, cons
               float* out);
 void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16, int64_t first_cell, int64_t n,
                    int64_t dim, bool single_token, float* acc, float* out);
+// The fast decode attention (ops.h attn_partial); not lane-identical to the reference.
+void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
+                  size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
+                  float* scratch);
 
 }  // namespace attn_avx2
 }  // namespace llama4
