@@ -262,3 +262,19 @@ describe('chooseTemplate on the shared vocabularies', () => {
     });
   }
 });
+
+describe('a hostile template cannot take the memory or the CPU', () => {
+  const tpl = (source: string): ChatTemplate => ({ name: 'hostile', origin: 'file', source, endOfTurn: [] });
+  const o = { addGenerationPrompt: true, bosToken: '', eosToken: '' };
+  const msgs: ChatMessage[] = [{ role: 'user', content: 'hi' }];
+
+  it('range() behaves as Python within the budget', () => {
+    expect(renderChat(tpl('{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(5, 0, -2) %}{{ i }}{% endfor %}|{{ range(2, 2) | length }}'), msgs, o)).toBe('012|531|0');
+  });
+
+  it('a huge range, or nested ranges past 2^20 elements in all, is one clear error', () => {
+    expect(() => renderChat(tpl('{% for i in range(1000000000) %}x{% endfor %}'), msgs, o)).toThrow(/range\(\) of 1000000000 elements is past what a chat template may produce/);
+    expect(() => renderChat(tpl('{% for i in range(2000) %}{% for j in range(2000) %}{% endfor %}{% endfor %}'), msgs, o)).toThrow(/past what a chat template may produce \(1048576 in all per rendering\)/);
+    expect(() => renderChat(tpl('{{ range("a") }}'), msgs, o)).toThrow(/range\(\) takes integers/);
+  });
+});

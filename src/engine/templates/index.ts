@@ -167,7 +167,7 @@ export function renderChat(t: ChatTemplate, messages: readonly ChatMessage[], o:
   // Template.render() declares its own raise_exception and refuses a second one, so the environment is built
   // here: the globals @huggingface/jinja's setupGlobals() declares, with our raise_exception and strftime_now.
   const globals: Record<string, unknown> = {
-    true: true, false: false, none: null, True: true, False: false, None: null, range,
+    true: true, false: false, none: null, True: true, False: false, None: null, range: rangeWithin({ left: RANGE_BUDGET }),
     raise_exception: (msg: unknown) => {
       throw new RaisedError(String(msg));
     },
@@ -188,13 +188,29 @@ export function renderChat(t: ChatTemplate, messages: readonly ChatMessage[], o:
   }
 }
 
-/** Python's range() */
-function range(start: number, stop?: number, step = 1): number[] {
-  if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0) throw new Error('range() step must not be zero');
-  const out: number[] = [];
-  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
-  return out;
+/**
+ * The most elements the range() calls of one rendering may produce together. A chat template comes with a
+ * downloaded model and runs on every request: `range(10**9)`, or loops of ranges nested three deep, would
+ * take the memory or the CPU of the server. Real templates use a few small ranges.
+ */
+export const RANGE_BUDGET = 1 << 20;
+
+/** Python's range(), drawing on a rendering's budget of elements. */
+function rangeWithin(budget: { left: number }) {
+  return (start: unknown, stop?: unknown, step: unknown = 1): number[] => {
+    if (stop === undefined) [start, stop] = [0, start];
+    if (![start, stop, step].every((x) => typeof x === 'number' && Number.isInteger(x)))
+      throw new Error('range() takes integers');
+    const [a, b, c] = [start as number, stop as number, step as number];
+    if (c === 0) throw new Error('range() step must not be zero');
+    const n = Math.max(0, Math.ceil((b - a) / c));
+    if (n > budget.left)
+      throw new Error(`range() of ${n} elements is past what a chat template may produce (${RANGE_BUDGET} in all per rendering)`);
+    budget.left -= n;
+    const out: number[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = a + i * c;
+    return out;
+  };
 }
 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
