@@ -21,6 +21,8 @@
 # FUZZ_BUILD/js/fuzzer.node is built from test/fuzz/jazzer/addon/fuzzer.cpp against clang's libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/fuzz-summary.sh
+. scripts/lib/fuzz-summary.sh
 
 TARGETS=(tokenizer template server)
 SEED=${FUZZ_SEED:-1}
@@ -119,12 +121,7 @@ run_target() {
   local t0=$SECONDS
   # shellcheck disable=SC2086
   if jazzer "$t" "${flags[@]}" ${FUZZ_FLAGS:-} "${dirs[@]}" >"$log" 2>&1 && grep -q '^stat::number_of_executed_units' "$log"; then
-    local last execs rate
-    last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 | grep -oE '(cov|ft|corp): [^ ]+' | tr '\n' ' ')
-    execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
-    rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
-    [ "${rate:-0}" -gt 0 ] && rate=" ($rate/s)" || rate=""
-    printf 'fuzz_js_%-10s ok: %s execs%s in %ss, %s\n' "$t" "${execs:-?}" "$rate" "$((SECONDS - t0))" "$last"
+    fuzz_summary "$log" "fuzz_js_$t" " in $((SECONDS - t0))s"
   else
     found=1
     echo "fuzz_js_$t: FINDING (log $log):" >&2

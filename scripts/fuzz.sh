@@ -15,6 +15,8 @@
 # inputs of past findings, read as seeds too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/fuzz-summary.sh
+. scripts/lib/fuzz-summary.sh
 
 TARGETS=(gguf model split depth_gates)
 SEED=${FUZZ_SEED:-1}
@@ -86,12 +88,7 @@ run_target() {
   [ -d "test/fixtures/fuzz/$t" ] && dirs+=("test/fixtures/fuzz/$t")
   # shellcheck disable=SC2086
   if nice -n "$NICE" "$BUILD/native/fuzz/fuzz_$t" "${flags[@]}" ${FUZZ_FLAGS:-} "${dirs[@]}" >"$log" 2>&1; then
-    local last execs rate
-    last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 | grep -oE '(cov|ft|corp): [^ ]+' | tr '\n' ' ')
-    execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
-    rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
-    [ "${rate:-0}" -gt 0 ] && rate=" ($rate/s)" || rate=""
-    printf 'fuzz_%-12s ok: %s execs%s, %s\n' "$t" "${execs:-?}" "$rate" "$last"
+    fuzz_summary "$log" "fuzz_$t"
   else
     found=1
     echo "fuzz_$t: FINDING (log $log):" >&2

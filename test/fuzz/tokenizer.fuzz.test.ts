@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PRE_TOKENIZERS } from '../../src/tokenizer/pretokenizers.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenAttr } from '../../src/tokenizer/vocab.js';
-import { loadTokenizer } from '../tokenizer/fixtures.js';
+import { FUZZ_VOCABS as VOCABS, loadTokenizer } from '../tokenizer/fixtures.js';
 import { int, randomBytes, randomText, seeded, timed, wellFormed } from './random.js';
 
 const SLOW_MS = 250; // per input; the inputs are at most a few hundred characters
@@ -31,14 +31,6 @@ describe('pre-tokenizers on random text', () => {
   }
 });
 
-const VOCABS: [string, boolean][] = [
-  ['llama-spm', false],
-  ['gpt-2', false],
-  ['llama3-derived', false],
-  ['llama4-derived', false],
-  ['llama4-derived', true],
-  ['smollm2', false],
-];
 
 /** The character byte-level BPE writes for byte b (GPT-2's bytes_to_unicode). */
 function byteChar(b: number): string {

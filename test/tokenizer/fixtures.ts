@@ -24,6 +24,16 @@ export function vocabExpected(file: string): number[][] {
   return lines.map((l) => (l.trim() === '' ? [] : l.trim().split(' ').map(Number)));
 }
 
+/** Every shared vocabulary, with and without llama.cpp compatibility where it differs (the fuzzers' set). */
+export const FUZZ_VOCABS: ReadonlyArray<readonly [string, boolean]> = [
+  ['llama-spm', false],
+  ['gpt-2', false],
+  ['llama3-derived', false],
+  ['llama4-derived', false],
+  ['llama4-derived', true],
+  ['smollm2', false],
+];
+
 const cache = new Map<string, Promise<Tokenizer>>();
 /** One tokenizer per vocab file and mode for a whole test file (the 202k vocab takes ~1 s to build). */
 export function loadTokenizer(name: string, llamaCppCompat = false): Promise<Tokenizer> {

@@ -13,7 +13,7 @@
 import { PRE_TOKENIZERS, type Splitter } from '../../../src/tokenizer/pretokenizers.js';
 import type { Tokenizer } from '../../../src/tokenizer/tokenizer.js';
 import { TokenAttr } from '../../../src/tokenizer/vocab.js';
-import { loadTokenizer } from '../../tokenizer/fixtures.js';
+import { FUZZ_VOCABS as VOCABS, loadTokenizer } from '../../tokenizer/fixtures.js';
 import { fail, runTimed, textFrom, wellFormed } from './common.js';
 
 const SPLITTERS: Array<[string, Splitter]> = PRE_TOKENIZERS.flatMap((p) => [
@@ -21,14 +21,6 @@ const SPLITTERS: Array<[string, Splitter]> = PRE_TOKENIZERS.flatMap((p) => [
   ...(p.splitLlamaCpp ? [[`${p.name} (llama.cpp)`, p.splitLlamaCpp] as [string, Splitter]] : []),
 ]);
 
-const VOCABS: Array<[string, boolean]> = [
-  ['llama-spm', false],
-  ['gpt-2', false],
-  ['llama3-derived', false],
-  ['llama4-derived', false],
-  ['llama4-derived', true],
-  ['smollm2', false],
-];
 
 interface Loaded {
   name: string;
