@@ -2,7 +2,8 @@
 // passes poll it) and a closed stdout pipe, with the exit codes of a Unix tool:
 //   - the first Ctrl-C (SIGINT) aborts the command's signal: the command stops at its next check, removes
 //     what it had half-written (GgufWriter's temporary file), restores the terminal line and exits 130;
-//   - a second Ctrl-C exits 130 at once (after the registered cleanups), for a pass that does not poll;
+//   - a second Ctrl-C exits 130 at once, for a pass that does not poll (GgufWriter removes its temporary
+//     file on the process's 'exit' event);
 //   - stdout closed by its reader (`llama4 run ... | head -c 100`, EPIPE) stops the command quietly, no
 //     stack trace, and exits 141 (128 + SIGPIPE), the status `cat` has in the same pipe.
 export interface CommandIo {
@@ -20,16 +21,13 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Why a command's signal was aborted. */
-export class Interrupted extends Error {
+/** The reason a command's signal aborts on Ctrl-C or a closed stdout (the exit code is in exitWanted). */
+class Interrupted extends Error {
   override name = 'Interrupted';
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-  }
 }
 
 /** Whether an error is the command's own cancellation (its signal's reason, or an AbortError). */
-export function isInterruption(e: unknown, signal?: AbortSignal): boolean {
+function isInterruption(e: unknown, signal?: AbortSignal): boolean {
   if (e instanceof Interrupted) return true;
   // a pass cancelled by the signal may reject with its own error (AbortError, 'cancelled')
   return (
@@ -38,13 +36,6 @@ export function isInterruption(e: unknown, signal?: AbortSignal): boolean {
     e instanceof Error &&
     (e.name === 'AbortError' || /\b(aborted|cancell?ed|interrupted)\b/i.test(e.message))
   );
-}
-
-const cleanups = new Set<() => void>();
-/** Run `fn` (synchronously) if the process is stopped by a second Ctrl-C; returns the unregister call. */
-export function onForcedExit(fn: () => void): () => void {
-  cleanups.add(fn);
-  return () => cleanups.delete(fn);
 }
 
 let exitWanted = 0;
@@ -66,19 +57,10 @@ export async function withProcessIo<T>(fn: (io: CommandIo) => Promise<T>, opts: 
   const ac = new AbortController();
   let pipeClosed = false;
   const onSigint = () => {
-    if (ac.signal.aborted) {
-      for (const c of cleanups) {
-        try {
-          c();
-        } catch {
-          // best effort: the process is leaving
-        }
-      }
-      process.exit(EXIT_INTERRUPTED);
-    }
+    if (ac.signal.aborted) process.exit(EXIT_INTERRUPTED);
     exitWanted = EXIT_INTERRUPTED;
     opts.onInterrupt?.();
-    ac.abort(new Interrupted(EXIT_INTERRUPTED, 'interrupted'));
+    ac.abort(new Interrupted('interrupted'));
   };
   const onStdoutError = (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') {
@@ -87,7 +69,7 @@ export async function withProcessIo<T>(fn: (io: CommandIo) => Promise<T>, opts: 
     }
     pipeClosed = true;
     if (!exitWanted) exitWanted = EXIT_PIPE;
-    if (!ac.signal.aborted) ac.abort(new Interrupted(EXIT_PIPE, 'stdout was closed'));
+    if (!ac.signal.aborted) ac.abort(new Interrupted('stdout was closed'));
   };
   const onStderrError = () => {
     // nowhere left to report anything: keep going silently
@@ -102,9 +84,9 @@ export async function withProcessIo<T>(fn: (io: CommandIo) => Promise<T>, opts: 
     if (!pipeClosed || exitWanted !== EXIT_PIPE) process.stderr.write(s);
   };
   try {
-    const r = await fn({ out, err, signal: ac.signal });
-    // a command that stops by itself on the aborted signal (a generation ending 'aborted') still exits 130
-    return r;
+    // a command that stops by itself on the aborted signal (a generation ending 'aborted') returns, and
+    // still exits with exitWanted
+    return await fn({ out, err, signal: ac.signal });
   } catch (e) {
     if (isInterruption(e, ac.signal)) {
       if (exitWanted === EXIT_INTERRUPTED) process.stderr.write('\nllama4: interrupted\n');

@@ -193,18 +193,26 @@ int SyncCallback(const uint8_t *data, size_t size) {
   return 0;
 }
 
-Napi::Value StartFuzzing(const Napi::CallbackInfo &info) {
+// The arguments of startFuzzing / startFuzzingAsync: (target, libFuzzerArgs, ...). False, with a JS
+// exception pending, when they are not usable.
+bool StartArgs(const Napi::CallbackInfo &info, const char *usage, std::vector<std::string> &args) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsArray()) {
-    Napi::Error::New(env, "startFuzzing(target, libFuzzerArgs, stopCallback)").ThrowAsJavaScriptException();
-    return env.Undefined();
+    Napi::Error::New(env, usage).ThrowAsJavaScriptException();
+    return false;
   }
   if (info[0].As<Napi::Object>().Get("length").As<Napi::Number>().Int32Value() > 1) {
     Napi::Error::New(env, "done-callback fuzz targets are not supported by this addon").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return false;
   }
-  auto args = Args(env, info[1].As<Napi::Array>());
-  if (env.IsExceptionPending()) return env.Undefined();
+  args = Args(env, info[1].As<Napi::Array>());
+  return !env.IsExceptionPending();
+}
+
+Napi::Value StartFuzzing(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> args;
+  if (!StartArgs(info, "startFuzzing(target, libFuzzerArgs, stopCallback)", args)) return env.Undefined();
   gEnv = env;
   gTarget = Napi::Persistent(info[0].As<Napi::Function>());
   RunDriver(std::move(args), SyncCallback);
@@ -259,16 +267,8 @@ int AsyncCallback(const uint8_t *data, size_t size) {
 
 Napi::Value StartFuzzingAsync(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsArray()) {
-    Napi::Error::New(env, "startFuzzingAsync(target, libFuzzerArgs)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (info[0].As<Napi::Object>().Get("length").As<Napi::Number>().Int32Value() > 1) {
-    Napi::Error::New(env, "done-callback fuzz targets are not supported by this addon").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto args = Args(env, info[1].As<Napi::Array>());
-  if (env.IsExceptionPending()) return env.Undefined();
+  std::vector<std::string> args;
+  if (!StartArgs(info, "startFuzzingAsync(target, libFuzzerArgs)", args)) return env.Undefined();
   gTsfn = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "jazzer.js fuzz target", 0, 1);
   std::thread([args = std::move(args)]() mutable { RunDriver(std::move(args), AsyncCallback); }).detach();
   // settles never: the process ends in the fuzzing thread (exit status of the run) or on a finding

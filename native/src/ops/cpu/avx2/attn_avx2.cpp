@@ -2,6 +2,7 @@
 // Vector intrinsics only where a product meets a sum, so the compiler cannot contract anything on its own;
 // scalar tails use explicit _ss intrinsics and an optimisation barrier on unfused products.
 #include "ops/cpu/avx2/attn_avx2.h"
+#include "ops/cpu/avx2/simd_avx2.h"
 
 #include <immintrin.h>
 
@@ -245,13 +246,6 @@ void round_to_f16(const float* x, float scale, float* y, int64_t n) {
 
 namespace {
 
-inline float hmax8(__m256 v) {
-  __m128 t = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  t = _mm_max_ps(t, _mm_movehl_ps(t, t));
-  t = _mm_max_ss(t, _mm_movehdup_ps(t));
-  return _mm_cvtss_f32(t);
-}
-
 inline __m256 v_row8(const uint8_t* r, bool f16, int64_t d) {
   return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)r + d))) : _mm256_loadu_ps((const float*)r + d);
 }
@@ -358,7 +352,7 @@ void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_
     __m256 vmx = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(sh + i));
-    float mx = hmax8(vmx);
+    float mx = simd::hmax_f32x8(vmx);
     for (; i < n; i++) mx = std::max(mx, sh[i]);
     const __m256 vm = _mm256_set1_ps(mx);
     __m256 vs = _mm256_setzero_ps();

@@ -382,13 +382,6 @@ void vec_dot_bf16(int64_t n, float* s, const void* vx, const void* vy) {
 
 namespace {
 
-inline float hmax_f32x8(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
 inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 
 // x*id rounded to nearest-even, as i32

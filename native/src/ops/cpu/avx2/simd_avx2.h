@@ -82,6 +82,13 @@ static inline __m256 hsum_chains8(const __m256* a) {
   return _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
 }
 
+static inline float hmax_f32x8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
 static inline int32_t hsum_i32x8(__m256i x) {
   __m128i r = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
   r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
