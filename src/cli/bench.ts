@@ -13,12 +13,14 @@ import {
   type BenchParams,
   type BenchResult,
 } from '../engine/bench.js';
-import { addCacheTypeFlags, addDepthFlags, defaultThreads, depthOptions, intArg, MODEL_HELP, modelArg, type DepthFlags } from './flags.js';
+import { addCacheTypeFlags, addDepthFlags, addPlacementFlags, defaultThreads, depthOptions, intArg, MODEL_HELP, modelArg, placementOptions, type DepthFlags, type PlacementFlags } from './flags.js';
+import { placementWarning } from '../engine/gpu.js';
+import { cudaLine } from './version.js';
 import { hasDepth } from '../engine/depth/policy.js';
 import { batchedHeader, batchedRowText, runBatchedBench, type BatchedRow } from '../engine/batched-bench.js';
 import { Model } from '../engine/model.js';
 
-export interface BenchFlags extends DepthFlags {
+export interface BenchFlags extends DepthFlags, PlacementFlags {
   model: string[];
   nPrompt: number[];
   nGen: number[];
@@ -114,6 +116,7 @@ export function benchParams(f: BenchFlags): BenchParams {
 
 export async function runBenchCommand(flags: BenchFlags, io: BenchIo): Promise<BenchResult[]> {
   const params = benchParams(flags);
+  io.err(placementWarning(placementOptions(flags)));
   const printer = printerFor(flags.output, params);
   let shown = false;
   const progress = io.progress
@@ -140,6 +143,7 @@ export async function runBenchCommand(flags: BenchFlags, io: BenchIo): Promise<B
     });
     clear();
     io.out(printer.end(results));
+    if (flags.output === 'md') io.out(`placement: all weights and the KV cache in system memory (${cudaLine()})\n`);
     return results;
   } finally {
     clear();
@@ -163,6 +167,7 @@ export function registerBench(program: Command): Command {
     .option('-r, --repetitions <n>', 'repetitions per test', intArg(1, 100000), BENCH_DEFAULTS.reps)
     .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), BENCH_DEFAULTS.nBatch);
   addCacheTypeFlags(cmd);
+  addPlacementFlags(cmd);
   addDepthFlags(cmd);
   cmd
     .addOption(new Option('-o, --output <format>', 'output format').choices(['md', 'json', 'csv']).default('md'))

@@ -2,6 +2,7 @@
 // stdin or stdout not a terminal, the plain mode (one turn per line, replies on stdout). `llama4 run -m
 // MODEL` without a prompt on a terminal comes here too.
 import { UsageError } from './io.js';
+import { placementWarning } from '../engine/gpu.js';
 import type { Command } from 'commander';
 import { ConversationError } from '../engine/conversation.js';
 import { runPlainChat } from '../chat/plain.js';
@@ -15,6 +16,7 @@ import {
   addSamplingFlags,
   contextOptions,
   contextWarning,
+  placementOptions,
   depthOptions,
   intArg,
   samplingOptions,
@@ -48,6 +50,7 @@ export function openOptions(f: ChatCommandFlags): OpenOptions {
 
 export async function runChat(f: ChatCommandFlags): Promise<void> {
   const options = openOptions(f);
+  process.stderr.write(placementWarning(placementOptions(f)));
   if (process.stdin.isTTY && process.stdout.isTTY) {
     // ink renders only a final frame when CI is set (is-in-ci, read when ink loads); on a terminal the chat
     // is interactive whatever the environment says

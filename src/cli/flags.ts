@@ -9,6 +9,7 @@ import type { ContextOptions } from '../engine/model.js';
 import { parseSublayerDrop, type DepthOptions, type SublayerDrop } from '../engine/depth/policy.js';
 import { resolveModelPath } from '../pull/cache.js';
 import { UsageError } from './io.js';
+import { parseOverrides, type PlacementOptions, type TensorOverride } from '../engine/placement.js';
 
 const SHORT_ALIASES: Record<string, string> = {
   '-ctk': '--cache-type-k',
@@ -18,6 +19,11 @@ const SHORT_ALIASES: Record<string, string> = {
   '-npl': '--parallel',
   '-npp': '--n-pp',
   '-ntg': '--n-tg',
+  '-ngl': '--n-gpu-layers',
+  '--gpu-layers': '--n-gpu-layers',
+  '-ot': '--override-tensor',
+  '-cmoe': '--cpu-moe',
+  '-ncmoe': '--n-cpu-moe',
 };
 
 export function normalizeArgv(argv: string[]): string[] {
@@ -124,6 +130,7 @@ export function addContextFlags(cmd: Command): Command {
     .option('-b, --batch-size <n>', 'tokens per forward pass when processing the prompt', intArg(1, 65536), 512)
     .option('-t, --threads <n>', `threads (default: ${defaultThreads()})`, intArg(1, 512))
     .option('--exact-numerics', "llama.cpp's summation order everywhere, bit-identical output (default: decode attention over >= 256 cells takes the faster flash-decoding path; LLAMA4_EXACT_NUMERICS=1 sets it too)");
+  addPlacementFlags(cmd);
   return addCacheTypeFlags(cmd);
 }
 
@@ -133,7 +140,7 @@ export function addCacheTypeFlags(cmd: Command): Command {
     .addOption(new Option('--cache-type-v <type>', 'KV cache type for V (-ctv)').choices(['f16', 'f32']).default('f16'));
 }
 
-export interface ContextFlags {
+export interface ContextFlags extends PlacementFlags {
   ctxSize?: number;
   batchSize: number;
   threads?: number;
@@ -259,5 +266,52 @@ export function samplingOptions(f: SamplingFlags): SamplingOptions {
     frequencyPenalty: f.frequencyPenalty,
     logitBias: f.logitBias,
     ignoreEos: f.ignoreEos ?? false,
+  };
+}
+
+/** Where the weights go (issue 25), as llama.cpp spells it: -ngl, --cpu-moe, --n-cpu-moe, -ot. */
+export function addPlacementFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      '--n-gpu-layers <n>',
+      "layers on the GPU (-ngl): a count, 'all' or 'auto' (default auto: fit to the free VRAM, routed experts in system memory first)",
+      gpuLayersArg,
+    )
+    .option('--cpu-moe', 'keep every routed expert (MoE) weight in system memory (-cmoe)')
+    .option('--n-cpu-moe <n>', 'keep the routed experts of the first N layers in system memory (-ncmoe)', intArg(0, 1 << 20))
+    .option(
+      '--override-tensor <REGEX=DEVICE,...>',
+      'put the tensors whose name matches REGEX on DEVICE (CPU or CUDA0); repeatable, the first match wins (-ot)',
+      overridesArg,
+    );
+}
+
+export interface PlacementFlags {
+  nGpuLayers?: number | 'all' | 'auto';
+  cpuMoe?: boolean;
+  nCpuMoe?: number;
+  overrideTensor?: TensorOverride[];
+}
+
+function gpuLayersArg(v: string): number | 'all' | 'auto' {
+  const t = v.trim().toLowerCase();
+  if (t === 'all' || t === 'auto') return t;
+  return intArg(0, 1 << 20)(v);
+}
+
+function overridesArg(v: string, prev?: TensorOverride[]): TensorOverride[] {
+  try {
+    return parseOverrides(v, prev ?? []);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+export function placementOptions(f: PlacementFlags): PlacementOptions {
+  return {
+    ...(f.nGpuLayers !== undefined ? { gpuLayers: f.nGpuLayers } : {}),
+    ...(f.cpuMoe ? { cpuMoe: true } : {}),
+    ...(f.nCpuMoe !== undefined ? { nCpuMoe: f.nCpuMoe } : {}),
+    ...(f.overrideTensor?.length ? { overrides: f.overrideTensor } : {}),
   };
 }

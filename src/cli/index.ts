@@ -17,13 +17,19 @@ import { registerRm } from './rm.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
+import { versionText } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('llama4')
     .description('Run GGUF language models locally (llama, Mixtral-style MoE, Llama 4) with dual sparsity')
-    .version('0.1.0')
+    // the version and the backends this build has (loads the addon, so only when asked)
+    .option('-V, --version', 'output the version number and the backends this build has')
+    .on('option:version', () => {
+      process.stdout.write(versionText() + '\n');
+      throw new CommanderError(0, 'commander.version', '');
+    })
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) })
     // before the commands are added: they inherit it, so their usage errors reach main() (exit code 2)

@@ -6,12 +6,23 @@ import type { Command } from 'commander';
 import { addon, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
 import { key, Metadata } from '../gguf/metadata.js';
 import { formatBytes, formatParams, table } from './format.js';
-import { MODEL_HELP, modelArg } from './flags.js';
+import { addCacheTypeFlags, addPlacementFlags, intArg, MODEL_HELP, modelArg, placementOptions, type PlacementFlags } from './flags.js';
+import { InvalidArgumentError } from 'commander';
+import { planForHeader, usableGpu } from '../engine/gpu.js';
+import { parseByteSize, type GpuMemory, type Placement } from '../engine/placement.js';
+import { renderPlacement } from './placement.js';
+import { cudaLine } from './version.js';
 
-export interface InfoOptions {
+export interface InfoOptions extends PlacementFlags {
   json?: boolean;
   all?: boolean;
   fullArrays?: boolean;
+  /** plan the placement for a GPU with this much free memory (bytes) instead of the one present */
+  vram?: number;
+  ctxSize?: number;
+  batchSize?: number;
+  cacheTypeK?: 'f16' | 'f32';
+  cacheTypeV?: 'f16' | 'f32';
 }
 
 const SHORT_ARRAY = 8;
@@ -181,7 +192,7 @@ export function renderText(s: ModelSummary, h: GgufHeader, opts: InfoOptions): s
   return out.join('\n');
 }
 
-export function renderJson(s: ModelSummary, h: GgufHeader, opts: InfoOptions): string {
+export function renderJson(s: ModelSummary & { placement?: unknown }, h: GgufHeader, opts: InfoOptions): string {
   const obj: Record<string, unknown> = { ...s };
   if (opts.all) {
     const limit = opts.fullArrays ? Infinity : SHORT_ARRAY;
@@ -197,18 +208,53 @@ export async function runInfo(path: string, opts: InfoOptions): Promise<string> 
   const arrayLimit = opts.all ? (opts.fullArrays ? undefined : SHORT_ARRAY) : 0;
   const h = await addon().readGguf(path, { hparams: true, ...(arrayLimit !== undefined ? { arrayLimit } : {}) });
   const s = summarize(h);
-  return opts.json ? renderJson(s, h, opts) : renderText(s, h, opts);
+  const plan = h.hparams ? infoPlacement(h, opts) : undefined;
+  if (opts.json) return renderJson(plan ? { ...s, placement: jsonPlacement(plan.placement, plan.gpu) } : s, h, opts);
+  const text = renderText(s, h, opts);
+  if (!plan) return text;
+  const head = plan.gpu
+    ? `gpu:           ${plan.gpu.name}, ${formatBytes(plan.gpu.freeBytes)} free${plan.assumed ? ' (assumed: --vram)' : ''}; context ${plan.nCtx} tokens`
+    : `gpu:           none usable (${cudaLine()})`;
+  return `${text}\n\n${head}\n${renderPlacement(plan.placement, plan.gpu?.name ?? 'CUDA0')}`;
+}
+
+/** The placement `run` would choose on this machine's GPU, or on one with --vram bytes free. */
+function infoPlacement(h: GgufHeader, opts: InfoOptions): { placement: Placement; gpu: GpuMemory | null; assumed: boolean; nCtx: number } {
+  const gpu = opts.vram !== undefined ? { name: 'CUDA0', freeBytes: opts.vram, totalBytes: opts.vram } : usableGpu();
+  const hp = h.hparams!;
+  const nCtx = opts.ctxSize ?? Math.min(4096, hp.contextLength || 4096);
+  const bytes = (t?: string) => (t === 'f32' ? 4 : 2);
+  const placement = planForHeader(h, placementOptions(opts), { nCtx, kvTypeBytes: { k: bytes(opts.cacheTypeK), v: bytes(opts.cacheTypeV) }, nUbatch: opts.batchSize ?? 512 }, gpu);
+  return { placement, gpu, assumed: opts.vram !== undefined, nCtx };
+}
+
+function jsonPlacement(p: Placement, gpu: GpuMemory | null): unknown {
+  return { gpu, gpuLayers: p.gpuLayers, mode: p.mode, groups: p.groups, vram: p.vram, host: p.host, llamaCppFlags: p.llamaCppFlags, notes: p.notes, devices: p.device };
+}
+
+function vramArg(v: string): number {
+  try {
+    return parseByteSize(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 export function registerInfo(program: Command): void {
-  program
+  const cmd = program
     .command('info')
-    .description('show a GGUF model: architecture, hyper-parameters, tokenizer, tensors and totals')
+    .description('show a GGUF model: architecture, hyper-parameters, tokenizer, tensors, totals and where its weights would live (GPU placement)')
     .argument('[model]', `${MODEL_HELP}; any part of a split model (or give it with -m)`, modelArg)
     .option('-m, --model <path>', `${MODEL_HELP}, as every other command takes it`, modelArg)
     .option('--json', 'print the same information as JSON')
     .option('--all', 'also dump every metadata key (long arrays shortened)')
     .option('--full-arrays', 'with --all, print arrays in full')
+    .option('--vram <size>', 'plan the placement for a GPU with this much free memory (e.g. 24G), as if it were present', vramArg)
+    .option('-c, --ctx-size <n>', 'context the placement plans the KV cache for (default: min(4096, training context))', intArg(1, 1 << 24))
+    .option('-b, --batch-size <n>', 'tokens per prompt pass the compute buffer is planned for', intArg(1, 65536), 512);
+  addCacheTypeFlags(cmd);
+  addPlacementFlags(cmd);
+  cmd
     .action(async (model: string | undefined, opts: InfoOptions & { model?: string }) => {
       if (model !== undefined && opts.model !== undefined && model !== opts.model) throw new UsageError('give the model once: as an argument or with -m');
       const path = model ?? opts.model;

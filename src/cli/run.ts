@@ -17,6 +17,7 @@ import {
   addSamplingFlags,
   contextOptions,
   contextWarning,
+  placementOptions,
   depthOptions,
   intArg,
   readPrompt,
@@ -27,6 +28,7 @@ import {
   type DepthFlags,
   type SamplingFlags,
 } from './flags.js';
+import { placementWarning } from '../engine/gpu.js';
 import { UsageError, withProcessIo, type CommandIo } from './io.js';
 import { formatBytes } from './format.js';
 import { innerSkipRate, layerSkipRates } from '../engine/depth/calibrate.js';
@@ -81,6 +83,7 @@ export async function runCompletion(flags: RunFlags, io: RunIo): Promise<Generat
   const ctx = model.createContext(contextOptions(flags));
   const nCtx = ctx.state().nCtx;
   io.err(contextWarning(nCtx, model.info.nCtxTrain));
+  io.err(placementWarning(placementOptions(flags)));
   if (tokens.length >= nCtx) throw new Error(`the prompt is ${tokens.length} tokens, the context only ${nCtx} (raise -c)`);
   const depth = depthOptions(flags);
   if (flags.depthExact) {

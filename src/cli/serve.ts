@@ -2,6 +2,7 @@
 // listens at once (/health answers 503 while the model loads), then loads the model into -np slots that
 // share -c. SIGINT / SIGTERM stop the running replies (streams end with their last chunk), close the
 // server and exit 0.
+import { placementWarning } from '../engine/gpu.js';
 import { UsageError } from './io.js';
 import type { Command } from 'commander';
 import { basename } from 'node:path';
@@ -17,6 +18,9 @@ import {
   addSamplingFlags,
   addTemplateFlags,
   contextWarning,
+  addPlacementFlags,
+  placementOptions,
+  type PlacementFlags,
   defaultThreads,
   depthOptions,
   intArg,
@@ -27,7 +31,7 @@ import {
   type TemplateFlags,
 } from './flags.js';
 
-export interface ServeFlags extends SamplingFlags, DepthFlags, RepackFlags, TemplateFlags {
+export interface ServeFlags extends SamplingFlags, DepthFlags, RepackFlags, TemplateFlags, PlacementFlags {
   model: string;
   host: string;
   port: number;
@@ -103,6 +107,7 @@ export async function runServe(f: ServeFlags, log: (s: string) => void = (s) => 
       depth: depth.policy,
     });
     log(contextWarning(srv.pool.slotContext, model.info.nCtxTrain));
+    log(placementWarning(placementOptions(f)));
     log(
       `llama4: ready: ${model.info.description}, ${f.parallel} slot(s) of ${srv.pool.slotContext} tokens, template ${template.template.name} (${template.reason})` +
         `${srv.apiKey ? ', API key required' : ''}\n`,
@@ -131,6 +136,7 @@ export function registerServe(program: Command): void {
     .option('--shutdown-timeout <s>', 'SIGTERM: seconds the accepted requests may take to finish before they are stopped', intArg(0, 86400), 30);
   addTemplateFlags(cmd);
   addCacheTypeFlags(cmd);
+  addPlacementFlags(cmd);
   addSamplingFlags(cmd);
   addDepthFlags(cmd);
   cmd.action(async (flags: ServeFlags) => runServe(flags));

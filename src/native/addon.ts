@@ -126,6 +126,11 @@ export interface BackendInfo {
   available: boolean;
   devices: number;
   detail: string;
+  /** cuda, when compiled: the architectures built, e.g. "90" */
+  archs?: string;
+  /** cuda, when a device is present: device 0's free and total memory */
+  freeBytes?: number;
+  totalBytes?: number;
 }
 
 export interface SystemInfo {

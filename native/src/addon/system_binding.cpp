@@ -20,6 +20,11 @@ static Napi::Value system_info(const Napi::CallbackInfo& info) {
       bo.Set("available", b.available);
       bo.Set("devices", b.devices);
       bo.Set("detail", b.detail);
+      if (!b.archs.empty()) bo.Set("archs", b.archs);
+      if (b.total_bytes > 0) {
+        bo.Set("freeBytes", b.free_bytes);
+        bo.Set("totalBytes", b.total_bytes);
+      }
       arr.Set(i++, bo);
     }
     o.Set("backends", arr);
