@@ -1,3 +1,4 @@
+import type { CacheType } from '../native/addon.js';
 // `llama4 bench -m MODEL [-m MODEL2 ...] [-p 512] [-n 128] [-d 0,4096] [-t 1,2] [-r 5] [-b 512] [-ctk f16] [-o md|json|csv]`:
 // llama.cpp's llama-bench for our engine (src/engine/bench.ts), with bandwidth columns of our own.
 // Results go to stdout; a progress line goes to stderr only when stderr is a terminal.
@@ -28,8 +29,8 @@ export interface BenchFlags extends DepthFlags, PlacementFlags {
   threads?: number[];
   repetitions: number;
   batchSize: number;
-  cacheTypeK: 'f16' | 'f32';
-  cacheTypeV: 'f16' | 'f32';
+  cacheTypeK: CacheType;
+  cacheTypeV: CacheType;
   output: BenchFormat;
   warmup: boolean;
   bw?: number | 'auto' | 'off';

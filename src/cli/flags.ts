@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SAMPLING_DEFAULTS, type SamplingOptions } from '../sampling/chain.js';
 import type { ContextOptions } from '../engine/model.js';
+import { CACHE_TYPES, type CacheType } from '../native/addon.js';
 import { parseSublayerDrop, type DepthOptions, type SublayerDrop } from '../engine/depth/policy.js';
 import { resolveModelPath } from '../pull/cache.js';
 import { UsageError } from './io.js';
@@ -136,16 +137,16 @@ export function addContextFlags(cmd: Command): Command {
 
 export function addCacheTypeFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--cache-type-k <type>', 'KV cache type for K (-ctk)').choices(['f16', 'f32']).default('f16'))
-    .addOption(new Option('--cache-type-v <type>', 'KV cache type for V (-ctv)').choices(['f16', 'f32']).default('f16'));
+    .addOption(new Option('--cache-type-k <type>', 'KV cache type for K (-ctk); the quantized types need head sizes that are multiples of 32').choices([...CACHE_TYPES]).default('f16'))
+    .addOption(new Option('--cache-type-v <type>', 'KV cache type for V (-ctv)').choices([...CACHE_TYPES]).default('f16'));
 }
 
 export interface ContextFlags extends PlacementFlags {
   ctxSize?: number;
   batchSize: number;
   threads?: number;
-  cacheTypeK: 'f16' | 'f32';
-  cacheTypeV: 'f16' | 'f32';
+  cacheTypeK: CacheType;
+  cacheTypeV: CacheType;
   exactNumerics?: boolean;
 }
 

@@ -3,13 +3,13 @@
 import { UsageError } from './io.js';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { addon, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
+import { addon, type CacheType, type GgufHeader, type GgufKv, type GgufValue } from '../native/addon.js';
 import { key, Metadata } from '../gguf/metadata.js';
 import { formatBytes, formatParams, table } from './format.js';
 import { addCacheTypeFlags, addPlacementFlags, intArg, MODEL_HELP, modelArg, placementOptions, type PlacementFlags } from './flags.js';
 import { InvalidArgumentError } from 'commander';
 import { planForHeader, usableGpu } from '../engine/gpu.js';
-import { parseByteSize, type GpuMemory, type Placement } from '../engine/placement.js';
+import { CACHE_TYPE_BYTES, parseByteSize, type GpuMemory, type Placement } from '../engine/placement.js';
 import { renderPlacement } from './placement.js';
 import { cudaLine } from './version.js';
 
@@ -21,8 +21,8 @@ export interface InfoOptions extends PlacementFlags {
   vram?: number;
   ctxSize?: number;
   batchSize?: number;
-  cacheTypeK?: 'f16' | 'f32';
-  cacheTypeV?: 'f16' | 'f32';
+  cacheTypeK?: CacheType;
+  cacheTypeV?: CacheType;
 }
 
 const SHORT_ARRAY = 8;
@@ -223,7 +223,7 @@ function infoPlacement(h: GgufHeader, opts: InfoOptions): { placement: Placement
   const gpu = opts.vram !== undefined ? { name: 'CUDA0', freeBytes: opts.vram, totalBytes: opts.vram } : usableGpu();
   const hp = h.hparams!;
   const nCtx = opts.ctxSize ?? Math.min(4096, hp.contextLength || 4096);
-  const bytes = (t?: string) => (t === 'f32' ? 4 : 2);
+  const bytes = (t?: CacheType) => CACHE_TYPE_BYTES[t ?? 'f16'];
   const placement = planForHeader(h, placementOptions(opts), { nCtx, kvTypeBytes: { k: bytes(opts.cacheTypeK), v: bytes(opts.cacheTypeV) }, nUbatch: opts.batchSize ?? 512 }, gpu);
   return { placement, gpu, assumed: opts.vram !== undefined, nCtx };
 }

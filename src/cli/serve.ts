@@ -5,6 +5,7 @@
 import { placementWarning } from '../engine/gpu.js';
 import { UsageError } from './io.js';
 import type { Command } from 'commander';
+import type { CacheType } from '../native/addon.js';
 import { basename } from 'node:path';
 import { loadChatModel } from '../engine/chat-model.js';
 import { SlotPool } from '../engine/slots.js';
@@ -39,8 +40,8 @@ export interface ServeFlags extends SamplingFlags, DepthFlags, RepackFlags, Temp
   ctxSize: number;
   batchSize: number;
   threads?: number;
-  cacheTypeK: 'f16' | 'f32';
-  cacheTypeV: 'f16' | 'f32';
+  cacheTypeK: CacheType;
+  cacheTypeV: CacheType;
   nPredict: number;
   apiKey?: string;
   alias?: string;

@@ -302,6 +302,9 @@ export function parseByteSize(v: string): number {
   return Math.floor(Number(m[1]) * mult);
 }
 
+/** Bytes per cached value of each KV cache type (blocks of 32 for the quantized ones). */
+export const CACHE_TYPE_BYTES: Record<string, number> = { f32: 4, f16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q4_1: 20 / 32, q5_0: 22 / 32, q5_1: 24 / 32, iq4_nl: 18 / 32 };
+
 /** What a planned context needs besides the weights: KV cache per layer and the compute buffer. */
 export interface ContextShape {
   nCtx: number;

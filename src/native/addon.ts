@@ -174,7 +174,9 @@ export interface NativeModel {
   info(): ModelInfo;
 }
 
-export type CacheType = 'f16' | 'f32';
+/** KV cache types, as llama.cpp's -ctk/-ctv (less bf16); the quantized ones need head sizes that are whole blocks of 32 */
+export const CACHE_TYPES = ['f16', 'f32', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'] as const;
+export type CacheType = (typeof CACHE_TYPES)[number];
 
 export interface ContextOptions {
   nCtx?: number;
@@ -250,7 +252,7 @@ export interface DepthPolicy {
   sharedThreshold?: number;
 }
 
-export type AttnOp = 'swiglu' | 'round_f16' | 'soft_max' | 'dot_f32' | 'dot_f16' | 'dot_rows' | 'weighted_rows' | 'attn_partial';
+export type AttnOp = 'swiglu' | 'round_f16' | 'soft_max' | 'dot_f32' | 'dot_f16' | 'dot_rows' | 'weighted_rows' | 'attn_partial' | 'attn_partial_q' | 'fwht';
 export interface AttnArgs {
   x?: Float32Array;
   y?: Float32Array;
@@ -278,6 +280,9 @@ export interface AttnArgs {
   v?: Uint8Array | Uint16Array | Float32Array;
   vStride?: number;
   v16?: boolean;
+  /** attn_partial_q: ggml type ids of the K and V rows (a KV cache type: F16, F32, Q8_0, Q4_0, ...) */
+  kType?: number;
+  vType?: number;
 }
 
 export interface DecodeStats {
@@ -419,7 +424,7 @@ export interface Addon {
    * One helper of ops/cpu/ops.h (attention and element-wise numerics) through that level's table, for the
    * test that every level equals the scalar reference bit for bit.
    */
-  attnKernel(isa: 'scalar' | 'avx2', op: AttnOp, args: AttnArgs): { out: Float32Array; sum?: number };
+  attnKernel(isa: 'scalar' | 'avx2' | 'avx512', op: AttnOp, args: AttnArgs): { out: Float32Array; sum?: number };
   /** weight types that level has packed (repacked, 8 rows interleaved) kernels for, e.g. ['Q4_0', 'Q4_K'] */
   packedKernels(isa?: string): string[];
   /**

@@ -20,7 +20,9 @@
 //       op 'swiglu' {x: gate, y: up}, 'round_f16' {x, scale}, 'soft_max' {x, max} (+ sum),
 //       'dot_f32' {x, y}, 'dot_f16' {h: Uint16Array, y, tinyblas}, 'dot_rows' {rows: Uint8Array, stride,
 //       f16, nRows, y, n, tinyblas}, 'weighted_rows' {x: p, rows, stride, f16, firstCell, n, dim, singleToken},
-//       'attn_partial' {q, g, hd, k, kStride, k16, v, vStride, v16, hdv, n, scale} (out: m[g], l[g], acc[g][hdv])
+//       'attn_partial' {q, g, hd, k, kStride, k16, v, vStride, v16, hdv, n, scale} (out: m[g], l[g], acc[g][hdv]),
+//       'attn_partial_q' {q, g, hd, k, kStride, kType, v, vStride, vType, hdv, n, scale} (a quantized cache; isa
+//       'avx512' allowed: that level's dot kernels), 'fwht' {x, n} (Walsh-Hadamard groups of n; any isa)
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -38,6 +40,7 @@
 #include "ops/types.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
+#include "runtime/kv_cache.h"
 
 namespace llama4 {
 
@@ -353,11 +356,13 @@ Napi::Value attn_kernel(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     const std::string isa = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    const IsaLevel level = isa == "scalar" ? IsaLevel::Scalar : isa == "avx2" ? IsaLevel::Avx2 : IsaLevel::Avx512;
-    if (level == IsaLevel::Avx512) LLAMA4_THROW("attnKernel: isa must be 'scalar' or 'avx2'");
-    const AttnKernels* k = attn_kernels(level);
-    if (!k) LLAMA4_THROW("attnKernel: isa '%s' is not supported by this CPU", isa.c_str());
     const std::string op = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    // attn_partial_q runs on a CpuKernels table (any level this CPU has); the others on an AttnKernels one
+    const bool quant_op = op == "attn_partial_q";
+    const IsaLevel level = isa == "scalar" ? IsaLevel::Scalar : isa == "avx2" ? IsaLevel::Avx2 : IsaLevel::Avx512;
+    if (level == IsaLevel::Avx512 && (isa != "avx512" || !quant_op)) LLAMA4_THROW("attnKernel: isa must be 'scalar' or 'avx2' ('avx512' too for attn_partial_q)");
+    const AttnKernels* k = quant_op ? attn_kernels(IsaLevel::Scalar) : attn_kernels(level);
+    if (!k || !isa_supported(level)) LLAMA4_THROW("attnKernel: isa '%s' is not supported by this CPU", isa.c_str());
     if (!info[2].IsObject()) LLAMA4_THROW("attnKernel: args must be an object");
     Napi::Object a = info[2].As<Napi::Object>();
     auto f32 = [&](const char* key) -> std::vector<float> {
@@ -434,6 +439,35 @@ Napi::Value attn_kernel(const Napi::CallbackInfo& info) {
       std::vector<float> out((size_t)(g * (2 + hdv))), scratch((size_t)(g * n + 8 * hd));
       k->attn_partial(q.data(), g, hd, kr.data(), (size_t)ks, k16, vr.data(), (size_t)vs, v16, hdv, n, (float)scale, out.data(),
                       out.data() + g, out.data() + 2 * g, scratch.data());
+      return result(out);
+    }
+    if (op == "fwht") {
+      // x in groups of n: ops.h fwht_rows
+      std::vector<float> x = f32("x");
+      const int64_t n = num("n");
+      if (n < 1 || n > 4096 || (n & (n - 1)) || x.size() % (size_t)n) LLAMA4_THROW("attnKernel fwht: n must be a power of two dividing x's length");
+      fwht_rows(x.data(), (int64_t)x.size(), n);
+      return result(x);
+    }
+    if (quant_op) {
+      // out = m[g], l[g], acc[g*hdv] (ops.h attn_partial_q); kType / vType: ggml type ids of the cache rows
+      std::vector<float> q = f32("q");
+      std::vector<uint8_t> kr = bytes("k"), vr = bytes("v");
+      const int64_t g = num("g"), hd = num("hd"), hdv = num("hdv"), n = num("n"), ks = num("kStride"), vs = num("vStride");
+      const int64_t kt = num("kType"), vt = num("vType");
+      if (kt < 0 || kt >= kGgmlTypeCount || vt < 0 || vt >= kGgmlTypeCount || !KvCache::type_supported((GgmlType)kt) ||
+          !KvCache::type_supported((GgmlType)vt))
+        LLAMA4_THROW("attnKernel attn_partial_q: kType / vType must be KV cache types");
+      const GgmlType ktt = (GgmlType)kt, vtt = (GgmlType)vt;
+      const double scale = a.Get("scale").IsNumber() ? a.Get("scale").As<Napi::Number>().DoubleValue() : 1.0;
+      if (g < 1 || g > 64 || hd < 1 || hd > 1024 || hdv < 1 || hdv > 1024 || n < 1 || n > (1 << 20) ||
+          hd % type_traits(ktt).blck_size || hdv % type_traits(vtt).blck_size || (int64_t)q.size() != g * hd ||
+          ks < (int64_t)row_size(ktt, hd) || vs < (int64_t)row_size(vtt, hdv) ||
+          (size_t)((n - 1) * ks) + row_size(ktt, hd) > kr.size() || (size_t)((n - 1) * vs) + row_size(vtt, hdv) > vr.size())
+        LLAMA4_THROW("attnKernel attn_partial_q: q/k/v/sizes out of range");
+      std::vector<float> out((size_t)(g * (2 + hdv)));
+      attn_partial_q(cpu_kernels(level), q.data(), g, hd, kr.data(), (size_t)ks, ktt, vr.data(), (size_t)vs, vtt, hdv, n,
+                     (float)scale, out.data(), out.data() + g, out.data() + 2 * g);
       return result(out);
     }
     if (op == "dot_rows" || op == "weighted_rows") {

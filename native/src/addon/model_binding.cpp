@@ -1,6 +1,7 @@
 // Model and Context objects for JS. Slow calls (load, decode) run on worker threads and return Promises;
 // cancel() sets the flag the decode loop polls. Logits are a zero-copy Float32Array over the context's
 // fixed last-token buffer.
+#include <cctype>
 #include <atomic>
 #include <functional>
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "addon/async.h"
 #include "addon/bindings.h"
+#include "runtime/kv_cache.h"
 #include "model/context.h"
 #include "model/depth_gates.h"
 #include "model/model.h"
@@ -101,9 +103,13 @@ GgmlType cache_type(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return GgmlType::F16;
   std::string s = v.ToString().Utf8Value();
-  if (s == "f16") return GgmlType::F16;
-  if (s == "f32") return GgmlType::F32;
-  LLAMA4_THROW("unsupported KV cache type '%s' (f16, f32)", s.c_str());
+  for (uint32_t id = 0; id < kGgmlTypeCount; id++) {
+    if (!type_id_known(id) || !KvCache::type_supported((GgmlType)id)) continue;
+    std::string name = type_name((GgmlType)id);
+    for (char& ch : name) ch = (char)std::tolower((unsigned char)ch);
+    if (s == name) return (GgmlType)id;
+  }
+  LLAMA4_THROW("unsupported KV cache type '%s' (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)", s.c_str());
 }
 
 class ContextWrap : public Napi::ObjectWrap<ContextWrap> {

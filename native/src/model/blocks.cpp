@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 
+#include "ops/cpu/kernels.h"
 #include "ops/cpu/ops.h"
 #include "runtime/error.h"
 
@@ -211,6 +213,22 @@ void Blocks::keep_output_rows(bool all_logits) {
   if (!shared_only_.empty()) shared_only_.assign(1, shared_only_.back());
 }
 
+// llama.cpp's rotation of a quantized cache (llama-kv-cache.cpp attn_rot_k / attn_rot_v): K (and Q) in
+// Walsh-Hadamard groups of the largest power of two >= 64 dividing the head size, V (and the attention output)
+// in groups of 64; only for quantized cache types and head sizes that are multiples of 64. 0 = no rotation.
+// LLAMA4_ATTN_ROT_DISABLE=1 turns it off, as LLAMA_ATTN_ROT_DISABLE does llama.cpp's.
+int64_t kv_rotation(GgmlType t, int64_t head_dim, bool v) {
+  static const bool disabled = [] {
+    const char* e = std::getenv("LLAMA4_ATTN_ROT_DISABLE");
+    return e && std::atoi(e) != 0;
+  }();
+  if (disabled || !type_traits(t).is_quantized || head_dim % 64) return 0;
+  if (v) return 64;
+  int64_t n = 64;
+  while (head_dim % (n * 2) == 0) n *= 2;
+  return n;
+}
+
 void Blocks::attention(uint32_t il, const AttnOpts& o) {
   const LayerWeights& L = m_.layers[il];
   const int64_t E = hp_.n_embd, hd = hp_.n_embd_head_k, hdv = hp_.n_embd_head_v;
@@ -276,11 +294,21 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
         for (int64_t h = 0; h < nh; h++) rms_norm(q + h * hd, q + h * hd, hd, hp_.rms_eps, nullptr);
       for (int64_t h = 0; h < nkv; h++) rms_norm(k + h * hd, k + h * hd, hd, hp_.rms_eps, nullptr);
     }
+    // a quantized cache holds K and V rotated by a Walsh-Hadamard transform (llama.cpp's attn_rot_k/_v):
+    // the rotation spreads outliers over the block, and Q·K is unchanged when Q is rotated alike
+    const KvCache& kvt = kv_at(t);
+    if (const int64_t nr = kv_rotation(kvt.type_k(), hd, false)) {
+      if (q) fwht_rows(q, nh * hd, nr);
+      fwht_rows(k, nkv * hd, nr);
+    }
+    if (const int64_t nr = kv_rotation(kvt.type_v(), hdv, true)) fwht_rows(&s.v[r * nkv * hdv], nkv * hdv, nr);
     kv_at(t).store(il, (uint32_t)pos_[t], k, &s.v[r * nkv * hdv]);
     if (has_q) qr++;
   }
   if (na == 0) return;
   attend(il, o);
+  // V was rotated into the cache: rotate the attention output back (the transform is its own inverse)
+  if (const int64_t nr = kv_rotation(kv_at(act_[0]).type_v(), hdv, true)) fwht_rows(s.attn.data(), na * nh * hdv, nr);
   const ConvertedActs& a = acts(L.wo.type, s.attn.data(), nh * hdv, nh * hdv, na, 0);
   mm(L.wo.view(), a, s.proj.data(), E);
   add_rows(s.proj.data());
@@ -371,8 +399,14 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   // below. The chunks are fixed cell ranges, so a token's result does not depend on the thread count or on
   // the other tokens of the pass (a sequential batch still equals its tokens run one by one). Shorter
   // contexts and batched prompts keep llama.cpp's order bit for bit (the goldens).
-  constexpr int64_t kFastMinKeys = 256, kFastChunk = 256;
-  const bool fast_ok = !batched && !c_.params_.exact_numerics && hd <= 256 && hdv <= 256;
+  // A quantized cache (q8_0, q4_0, ...: llama.cpp allows those with flash attention only) always takes
+  // this chunked path, prompts and short contexts included (attn_partial_q: the type's own dot kernels).
+  constexpr int64_t kFastChunk = 256;
+  const KvCache& kv0 = kv_at(act_[0]);
+  const auto plain = [](GgmlType t) { return t == GgmlType::F16 || t == GgmlType::F32; };
+  const bool quant = !plain(kv0.type_k()) || !plain(kv0.type_v());
+  const int64_t kFastMinKeys = quant ? 1 : 256;
+  const bool fast_ok = quant || (!batched && !c_.params_.exact_numerics && hd <= 256 && hdv <= 256);
   std::vector<int64_t>& exact_tasks = s.attn_exact_tasks;  // r * nh + h
   std::vector<int64_t>& chunks = s.attn_chunks;            // per chunk: token r, first cell, end cell
   exact_tasks.clear();
@@ -398,6 +432,15 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
     const int64_t ci = task / nkv, kvh = task % nkv;
     const int64_t r = chunks[3 * ci], c0 = chunks[3 * ci + 1], c1 = chunks[3 * ci + 2];
     const KvCache& kv = kv_at(act_[r]);
+    float* st = &s.attn_part[(size_t)((ci * nkv + kvh) * part)];
+    if (quant) {
+      const GgmlType kt = kv.type_k(), vt = kv.type_v();
+      attn_partial_q(cpu_kernels(), &s.q[(r * nh + kvh * gqa) * hd], gqa, hd,
+                     kv.k_row(il, (uint32_t)c0) + (size_t)kvh * row_size(kt, hd), kv.k_row_bytes(il), kt,
+                     kv.v_row(il, (uint32_t)c0) + (size_t)kvh * row_size(vt, hdv), kv.v_row_bytes(il), vt, hdv, c1 - c0,
+                     kq_scale, st, st + gqa, st + 2 * gqa);
+      return;
+    }
     const bool k16 = kv.type_k() == GgmlType::F16, v16 = kv.type_v() == GgmlType::F16;
     thread_local std::vector<float> qv, scratch;
     if ((int64_t)qv.size() < gqa * hd) qv.resize((size_t)(gqa * hd));
@@ -407,7 +450,6 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
       round_to_f16(q, 1.0f, qv.data(), gqa * hd);  // the query in the cache's precision, as llama.cpp
     else
       std::memcpy(qv.data(), q, sizeof(float) * gqa * hd);
-    float* st = &s.attn_part[(size_t)((ci * nkv + kvh) * part)];
     attn_partial(qv.data(), gqa, hd, kv.k_row(il, (uint32_t)c0) + (size_t)kvh * hd * (k16 ? 2 : 4), kv.k_row_bytes(il),
                  k16, kv.v_row(il, (uint32_t)c0) + (size_t)kvh * hdv * (v16 ? 2 : 4), kv.v_row_bytes(il), v16, hdv,
                  c1 - c0, kq_scale, st, st + gqa, st + 2 * gqa, scratch.data());

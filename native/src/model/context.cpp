@@ -22,8 +22,15 @@ uint32_t max_ff(const Hparams& hp) {
 }
 }  // namespace
 
+// The cache types against the model's head sizes, before anything is sized or allocated.
+static const Hparams& check_kv_types(const Hparams& hp, const ContextParams& p) {
+  KvCache::check_type(p.type_k, hp.n_embd_head_k, "K");
+  KvCache::check_type(p.type_v, hp.n_embd_head_v, "V");
+  return hp;
+}
+
 uint64_t Context::memory_needed(const Model& m, const ContextParams& p) {
-  const Hparams& hp = m.hp;
+  const Hparams& hp = check_kv_types(m.hp, p);
   uint64_t kv = KvCache::bytes_needed(p.n_ctx, kv_dims(hp, false), kv_dims(hp, true), p.type_k, p.type_v);
   const uint64_t T = p.n_batch;
   const uint64_t qd = (uint64_t)hp.n_head[0] * std::max(hp.n_embd_head_k, hp.n_embd_head_v);
@@ -43,7 +50,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextParams& params
       params_(params),
       pool_ptr_(shared_thread_pool(params.n_threads)),
       pool_(*pool_ptr_),
-      kv_(model_->hp.n_layer, params.n_ctx, kv_dims(model_->hp, false), kv_dims(model_->hp, true), params.type_k,
+      kv_(check_kv_types(model_->hp, params).n_layer, params.n_ctx, kv_dims(model_->hp, false), kv_dims(model_->hp, true), params.type_k,
           params.type_v) {
   const Hparams& hp = model_->hp;
   if (params_.n_ctx == 0) LLAMA4_THROW("context size must be > 0");

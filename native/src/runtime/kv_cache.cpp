@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/cpu/kernels.h"
 #include "runtime/error.h"
 
 namespace llama4 {
@@ -15,7 +16,11 @@ KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& 
                  const std::vector<uint32_t>& v_dims, GgmlType type_k, GgmlType type_v)
     : n_ctx_(n_ctx), type_k_(type_k), type_v_(type_v), k_dims_(k_dims), v_dims_(v_dims) {
   for (GgmlType t : {type_k, type_v})
-    if (t != GgmlType::F16 && t != GgmlType::F32) LLAMA4_THROW("KV cache type %s is not supported (f16, f32)", type_name(t));
+    if (!type_supported(t)) LLAMA4_THROW("KV cache type %s is not supported (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)", type_name(t));
+  for (uint32_t il = 0; il < n_layer; il++)
+    if (k_dims[il] % type_traits(type_k).blck_size || v_dims[il] % type_traits(type_v).blck_size)
+      LLAMA4_THROW("KV cache rows of layer %u (%u / %u values) are not whole %s / %s blocks", il, k_dims[il], v_dims[il],
+                   type_name(type_k), type_name(type_v));
   k_.resize(n_layer);
   v_.resize(n_layer);
   n_cells_.assign(n_layer, 0);
@@ -26,6 +31,24 @@ KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& 
     v_row_bytes_.push_back(row_size(type_v, v_dims[il]));
     reserve_cells(il, n_ctx);
   }
+}
+
+bool KvCache::type_supported(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1:
+    case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::IQ4_NL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void KvCache::check_type(GgmlType t, uint32_t head_dim, const char* which) {
+  if (!type_supported(t)) LLAMA4_THROW("KV cache type %s is not supported (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)", type_name(t));
+  const int64_t b = type_traits(t).blck_size;
+  if (head_dim % b)
+    LLAMA4_THROW("a %s cache of type %s needs a head size that is a multiple of %lld; this model's is %u (use f16)", which,
+                 type_name(t), (long long)b, head_dim);
 }
 
 uint64_t KvCache::bytes_needed(uint32_t n_ctx, const std::vector<uint32_t>& k_dims, const std::vector<uint32_t>& v_dims,
@@ -98,8 +121,14 @@ void KvCache::store(uint32_t il, uint32_t pos, const float* k, const float* v) {
     const uint32_t cap = (uint32_t)(k_[il].size() / k_row_bytes_[il]);
     if (c >= cap) reserve_cells(il, std::min(n_ctx_, cap + std::max(kPage, cap / 4)));
   }
-  type_traits(type_k_).from_float(k, k_[il].data() + (size_t)c * k_row_bytes_[il], k_dims_[il]);
-  type_traits(type_v_).from_float(v, v_[il].data() + (size_t)c * v_row_bytes_[il], v_dims_[il]);
+  // llama.cpp's copy into the cache rounds as its CPU from_float does: Q8_0 with its x86 rounding (the
+  // activation quantizer), the other types with the reference quantizers
+  auto put = [](GgmlType t, const float* x, uint8_t* dst, int64_t n) {
+    FromFloatFn f = t == GgmlType::Q8_0 ? cpu_kernels().quantize_act[(int)t] : nullptr;
+    (f ? f : type_traits(t).from_float)(x, dst, n);
+  };
+  put(type_k_, k, k_[il].data() + (size_t)c * k_row_bytes_[il], k_dims_[il]);
+  put(type_v_, v, v_[il].data() + (size_t)c * v_row_bytes_[il], v_dims_[il]);
 }
 
 void KvCache::truncate(uint32_t pos) {

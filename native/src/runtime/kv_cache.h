@@ -1,5 +1,6 @@
 // Key/value cache: per layer, a list of cells, each one row of n_head_kv * head_dim values for one
-// position, stored in F16 (llama.cpp's default) or F32. K is stored after RoPE (and Llama-4 QK-norm);
+// position, stored in F16 (llama.cpp's default), F32, or a quantized type (q8_0, q4_0, ...: blocks of 32
+// values within each head, as llama.cpp's -ctk/-ctv). K is stored after RoPE (and Llama-4 QK-norm);
 // values are rounded to the cache type on the way in, so the current token reads back what later tokens
 // will see.
 //
@@ -19,6 +20,11 @@ class KvCache {
  public:
   KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& k_dims, const std::vector<uint32_t>& v_dims,
           GgmlType type_k, GgmlType type_v);
+
+  // The cache types (llama.cpp's -ctk/-ctv set, less bf16): f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl.
+  static bool type_supported(GgmlType t);
+  // Throws unless `t` is a cache type whose blocks fit whole heads of `head_dim` values (`which`: "K" / "V").
+  static void check_type(GgmlType t, uint32_t head_dim, const char* which);
 
   static uint64_t bytes_needed(uint32_t n_ctx, const std::vector<uint32_t>& k_dims, const std::vector<uint32_t>& v_dims,
                                GgmlType type_k, GgmlType type_v);

@@ -289,6 +289,63 @@ void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_
                   float* scratch) {
   active().attn_partial(q, g, hd, k, k_stride, k16, v, v_stride, v16, hdv, n, scale, m, l, acc, scratch);
 }
+void fwht_rows(float* x, int64_t total, int64_t n) {
+  const float scale = 1.0f / sqrtf((float)n);
+  for (int64_t r = 0; r + n <= total; r += n) {
+    float* y = x + r;
+    for (int64_t j = 0; j < n; j++) y[j] *= scale;
+    for (int64_t len = 1; len < n; len <<= 1)
+      for (int64_t i = 0; i < n; i += 2 * len)
+        for (int64_t j = 0; j < len; j++) {
+          const float u = y[i + j], v = y[i + len + j];
+          y[i + j] = u + v;
+          y[i + len + j] = u - v;
+        }
+  }
+}
+
+void attn_partial_q(const CpuKernels& kt, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
+                    GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
+                    float scale, float* m, float* l, float* acc) {
+  const GgmlType vdt = type_traits(k_type).vec_dot_type;
+  const size_t q_bytes = row_size(vdt, hd);
+  thread_local std::vector<uint8_t> qq;
+  thread_local std::vector<float> s, vrow;
+  if (qq.size() < (size_t)g * q_bytes) qq.resize((size_t)g * q_bytes);
+  if ((int64_t)s.size() < g * n) s.resize((size_t)(g * n));
+  if ((int64_t)vrow.size() < hdv) vrow.resize((size_t)hdv);
+  // the query heads in the dot kernel's activation type (llama.cpp's q_to_vec_dot)
+  FromFloatFn conv = kt.quantize_act[(int)vdt] ? kt.quantize_act[(int)vdt] : type_traits(vdt).from_float;
+  for (int64_t h = 0; h < g; h++) conv(q + h * hd, qq.data() + (size_t)h * q_bytes, hd);
+  // s[h * n + c] = K_c . q_h
+  if (MatmulTileFn tile = kt.mm_tile[(int)k_type]) {
+    tile(hd, n, g, k, k_stride, qq.data(), q_bytes, s.data(), n);
+  } else {
+    for (int64_t h = 0; h < g; h++)
+      for (int64_t c = 0; c < n; c++) kt.vec_dot[(int)k_type](hd, &s[h * n + c], k + (size_t)c * k_stride, qq.data() + (size_t)h * q_bytes);
+  }
+  for (int64_t h = 0; h < g; h++) {
+    float* sh = &s[h * n];
+    float mx = -INFINITY;
+    for (int64_t c = 0; c < n; c++) mx = std::max(mx, sh[c] *= scale);
+    float sum = 0.0f;
+    for (int64_t c = 0; c < n; c++) sum += (sh[c] = expf_lane(sh[c] - mx));
+    m[h] = mx;
+    l[h] = sum;
+  }
+  std::fill(acc, acc + g * hdv, 0.0f);
+  const ToFloatFn to_float = type_traits(v_type).to_float;
+  float* vr = vrow.data();
+  for (int64_t c = 0; c < n; c++) {
+    to_float(v + (size_t)c * v_stride, vr, hdv);
+    for (int64_t h = 0; h < g; h++) {
+      const float p = s[h * n + c];
+      float* a = acc + h * hdv;
+      for (int64_t d = 0; d < hdv; d++) a[d] += p * vr[d];
+    }
+  }
+}
+
 float dot_f16(const uint16_t* x, const float* y, int64_t n, bool tinyblas) { return active().dot_f16(x, y, n, tinyblas); }
 void dot_rows(const uint8_t* rows, size_t stride, bool f16, int64_t n_rows, const float* y, int64_t n, bool tinyblas,
               float* out) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/types.h"
 #include "runtime/cpu_features.h"
 
 namespace llama4 {
@@ -84,6 +85,18 @@ void round_to_f16(const float* x, float scale, float* y, int64_t n);
 void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
                   size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
                   float* scratch);
+// attn_partial for a quantized (or mixed) cache: K rows of k_type, V rows of v_type (any KV cache type). As
+// llama.cpp's flash attention over such a cache, each query head is converted once to k_type's vec_dot_type
+// and scored with that type's dot kernel (the tiled one of `kernels`, over all n cells and g heads at once),
+// and each V row is dequantized once for the g heads. Same outputs as attn_partial; scratch is internal.
+struct CpuKernels;
+void attn_partial_q(const CpuKernels& kernels, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
+                    GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
+                    float scale, float* m, float* l, float* acc);
+// In place, each group of n (a power of two) consecutive values of x[0..total) becomes its orthonormal
+// Walsh-Hadamard transform, as ggml's fwht (the mul_mat with a Hadamard hint): x * 1/sqrt(n) first, then the
+// butterflies (u + v, u - v) from stride 1 up; exact adds, so every ISA gives the same bits. Its own inverse.
+void fwht_rows(float* x, int64_t total, int64_t n);
 // The helpers above as a table per ISA level: the public functions call the host's level (AVX2 when the CPU
 // has AVX2/FMA/F16C and LLAMA4_ISA allows it, else the scalar reference); tests take both and compare them.
 struct AttnKernels {
