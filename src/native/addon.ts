@@ -252,6 +252,18 @@ export interface DepthPolicy {
   sharedThreshold?: number;
 }
 
+export type CudaTwinOp =
+  | 'quantize_q8_1' | 'matmul' | 'matmul_id' | 'rms_norm' | 'rope' | 'swiglu' | 'add' | 'get_rows' | 'copy_rows'
+  | 'kv_append' | 'attn_decode' | 'attn_prompt' | 'moe_topk' | 'moe_group' | 'moe_scale' | 'moe_combine'
+  | 'depth_gate' | 'compact'
+  /** needs no device: the kernels' weight decoding compiled for the host, against the reference dequantizer */
+  | 'group_values';
+/** A CUDA kernel's output and its CPU twin's, plus op-specific extras (cpuPath, gpuSel/cpuSel, ...). */
+export interface CudaTwinResult {
+  gpu: Float32Array;
+  cpu: Float32Array;
+  [extra: string]: Float32Array | Int32Array | Uint8Array | number | undefined;
+}
 export type AttnOp = 'swiglu' | 'round_f16' | 'soft_max' | 'dot_f32' | 'dot_f16' | 'dot_rows' | 'weighted_rows' | 'attn_partial' | 'attn_partial_q' | 'fwht';
 export interface AttnArgs {
   x?: Float32Array;
@@ -425,6 +437,13 @@ export interface Addon {
    * test that every level equals the scalar reference bit for bit.
    */
   attnKernel(isa: 'scalar' | 'avx2' | 'avx512', op: AttnOp, args: AttnArgs): { out: Float32Array; sum?: number };
+  /**
+   * One CUDA kernel (native/src/ops/cuda/kernels.h) run on the device next to its CPU twin on the same inputs
+   * (typed arrays and counts in args; native/src/addon/cuda_binding.cpp lists every op's arguments and extras).
+   * Throws "no CUDA device: ..." where none is present, "CUDA backend not compiled ..." in a build without
+   * CUDA, and CUDA's own message when a kernel fails.
+   */
+  cudaTwin(op: CudaTwinOp, args: Record<string, unknown>): CudaTwinResult;
   /** weight types that level has packed (repacked, 8 rows interleaved) kernels for, e.g. ['Q4_0', 'Q4_K'] */
   packedKernels(isa?: string): string[];
   /**

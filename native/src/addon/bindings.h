@@ -9,4 +9,5 @@ void init_kernel_bindings(Napi::Env env, Napi::Object exports);
 void init_system_bindings(Napi::Env env, Napi::Object exports);
 void init_model_bindings(Napi::Env env, Napi::Object exports);
 void init_quantize_bindings(Napi::Env, Napi::Object);
+void init_cuda_bindings(Napi::Env env, Napi::Object exports);  // cudaTwin: CUDA kernels next to their CPU twins
 }  // namespace llama4
