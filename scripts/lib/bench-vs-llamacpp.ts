@@ -37,6 +37,8 @@ SmolLM2-135M Q4_1); else just the two shared models.
   --no-bench             with --make-models: only make the files
   --quantizer Q          auto (llama4 quantize if the CLI has it, else llama.cpp) | llama4 | llamacpp
   --no-shared            leave out stories260K and SmolLM2 when using --set / --make-models
+  --ik PATH              also time ik_llama.cpp: PATH is its llama-bench (built outside this repository, see the
+                         README), run with its run-time repacking (-rtr 1), alternating with the other two
 
 Environment: LLAMA4_ORACLE_DIR (default /work/oracle) holds nbench and quant built as in its
 README.local.md; LIBDIR (default $LLAMA4_ORACLE_DIR/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64).`;
@@ -54,6 +56,8 @@ export interface Args {
   bench: boolean;
   quantizer: Quantizer;
   shared: boolean;
+  /** ik_llama.cpp's llama-bench */
+  ik?: string;
 }
 
 export function parseCli(argv: string[]): Args | 'help' {
@@ -73,6 +77,7 @@ export function parseCli(argv: string[]): Args | 'help' {
       'no-bench': { type: 'boolean' },
       quantizer: { type: 'string' },
       'no-shared': { type: 'boolean' },
+      ik: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -105,6 +110,7 @@ export function parseCli(argv: string[]): Args | 'help' {
     bench: !values['no-bench'],
     quantizer,
     shared: !values['no-shared'],
+    ...(values.ik ? { ik: resolve(values.ik) } : {}),
   };
   if (a.nPrompt === 0 && a.nGen === 0) throw new Error('nothing to time: -p and -n are both 0');
   if (a.reps > 64) throw new Error('-r is at most 64 (nbench keeps 64 samples)');
@@ -164,6 +170,29 @@ export function runNbench(o: OracleDirs, model: string, threads: number, pp: num
   });
 }
 
+/** ik_llama.cpp's `llama-bench -m MODEL -t THREADS -p PP -n TG -r 1 -rtr 1 -o json`, one repetition: t/s of pp, tg. */
+export function runIkBench(bin: string, model: string, threads: number, pp: number, tg: number): Promise<{ pp: number; tg: number }> {
+  return new Promise((ok, ko) => {
+    const args = ['-m', model, '-t', String(threads), '-p', String(pp), '-n', String(tg), '-r', '1', '-rtr', '1', '-o', 'json'];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', ko);
+    child.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        const rows = JSON.parse(out.slice(out.indexOf('['))) as { n_prompt: number; n_gen: number; avg_ts: number }[];
+        const find = (p: number, g: number) => rows.find((r) => r.n_prompt === p && r.n_gen === g)?.avg_ts ?? NaN;
+        ok({ pp: pp > 0 ? find(pp, 0) : NaN, tg: tg > 0 ? find(0, tg) : NaN });
+      } catch (e) {
+        ko(new Error(`ik_llama.cpp llama-bench failed (${(e as Error).message}) on ${basename(model)}: ${(err || out).trim().split('\n').slice(-2).join(' | ')}`));
+      }
+    });
+  });
+}
+
 // llama_ftype names (llama.cpp llama_model_ftype_name), for the type column
 const FTYPE_NAMES: Record<number, string> = {
   0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K - Medium', 11: 'Q3_K - Small',
@@ -196,6 +225,10 @@ export interface Row {
   llamacpp_median: number | null;
   /** ours / llama.cpp (medians); > 1 = we are faster */
   ratio: number | null;
+  /** with --ik: ik_llama.cpp's t/s, its median and ours / ik_llama.cpp */
+  ik?: number[];
+  ik_median?: number | null;
+  ratio_ik?: number | null;
   error?: string;
 }
 
@@ -208,8 +241,10 @@ function range(xs: number[]): string {
 }
 
 export function markdown(rows: Row[]): string {
-  const head = ['model', 'type', 'threads', 'test', 'ours t/s', 'llama.cpp t/s', 'ratio', 'ours min-max', 'llama.cpp min-max'];
-  const right = [false, false, true, true, true, true, true, true, true];
+  const ik = rows.some((r) => r.ik !== undefined);
+  const ratio = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}x`);
+  const head = ['model', 'type', 'threads', 'test', 'ours t/s', 'llama.cpp t/s', 'ratio', ...(ik ? ['ik_llama.cpp t/s', 'ratio ik'] : []), 'ours min-max', 'llama.cpp min-max', ...(ik ? ['ik min-max'] : [])];
+  const right = head.map((_, i) => i >= 2);
   const cells = rows.map((r) => [
     r.model,
     r.type,
@@ -217,9 +252,11 @@ export function markdown(rows: Row[]): string {
     r.test,
     fmt(r.ours_median),
     fmt(r.llamacpp_median),
-    r.ratio === null ? 'n/a' : `${r.ratio.toFixed(2)}x`,
+    ratio(r.ratio),
+    ...(ik ? [fmt(r.ik_median ?? null), ratio(r.ratio_ik)] : []),
     range(r.ours),
     range(r.llamacpp),
+    ...(ik ? [range(r.ik ?? [])] : []),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => `| ${c.map((s, i) => (right[i] ? s.padStart(w[i]) : s.padEnd(w[i]))).join(' | ')} |`;
@@ -270,7 +307,8 @@ async function main(argv: string[]): Promise<number> {
 
   const sys = addon().systemInfo();
   log(`bench-vs-llamacpp: ${cpuInfo()} | kernels ${sys.isa} | ${sys.cpuFeatures}`);
-  log(`threads ${a.threads.join(',')} | pp${a.nPrompt} tg${a.nGen} | ${a.reps} alternating repetitions | oracle ${oracle.dir}`);
+  log(`threads ${a.threads.join(',')} | pp${a.nPrompt} tg${a.nGen} | ${a.reps} alternating repetitions | oracle ${oracle.dir}${a.ik ? ` | ik_llama.cpp ${a.ik} (-rtr 1)` : ''}`);
+  if (a.ik && !existsSync(a.ik)) throw new Error(`--ik: ${a.ik} not found (ik_llama.cpp's llama-bench)`);
 
   const rows: Row[] = [];
   const tests = [
@@ -288,7 +326,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const type = await fileType(file, model?.info.description);
     for (const threads of a.threads) {
-      const byTest = tests.map((t) => ({ t, ours: [] as number[], cpp: [] as number[], errors: [] as string[] }));
+      const byTest = tests.map((t) => ({ t, ours: [] as number[], cpp: [] as number[], ik: [] as number[], errors: [] as string[] }));
       if (loadError) for (const b of byTest) b.errors.push(loadError);
       const ctx = model?.createContext({ nCtx: Math.max(a.nPrompt, a.nGen) + 1, nBatch: a.nBatch, nThreads: threads });
       const tm = model ? testModelOf(model) : undefined;
@@ -309,6 +347,15 @@ async function main(argv: string[]): Promise<number> {
         } catch (e) {
           for (const b of byTest) b.errors.push(`llama.cpp: ${(e as Error).message}`);
         }
+        if (a.ik) {
+          status(`${basename(file)} t=${threads} rep ${r + 1}/${a.reps}: ik_llama.cpp`);
+          try {
+            const ik = await runIkBench(a.ik, file, threads, a.nPrompt, a.nGen);
+            for (const b of byTest) b.ik.push(b.t.nPrompt > 0 ? ik.pp : ik.tg);
+          } catch (e) {
+            for (const b of byTest) b.errors.push((e as Error).message);
+          }
+        }
       }
       for (const b of byTest) {
         const om = b.ours.length ? median(b.ours) : null;
@@ -324,6 +371,7 @@ async function main(argv: string[]): Promise<number> {
           ours_median: om,
           llamacpp_median: cm,
           ratio: om !== null && cm ? om / cm : null,
+          ...(a.ik ? { ik: b.ik, ik_median: b.ik.length ? median(b.ik) : null, ratio_ik: om !== null && b.ik.length ? om / median(b.ik) : null } : {}),
           error: b.errors.length ? [...new Set(b.errors)].join('; ') : undefined,
         });
       }

@@ -307,6 +307,11 @@ void fwht_rows(float* x, int64_t total, int64_t n) {
 void attn_partial_q(const CpuKernels& kt, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
                     GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
                     float scale, float* m, float* l, float* acc) {
+  // the AVX2 softmax and V for every table above the scalar one (the dot kernels are the table's own)
+  if (std::strcmp(kt.isa, "scalar") != 0 && cpu_features().has_avx2_set()) {
+    attn_avx2::attn_partial_q(kt, q, g, hd, k, k_stride, k_type, v, v_stride, v_type, hdv, n, scale, m, l, acc);
+    return;
+  }
   const GgmlType vdt = type_traits(k_type).vec_dot_type;
   const size_t q_bytes = row_size(vdt, hd);
   thread_local std::vector<uint8_t> qq;

@@ -8,6 +8,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "ops/blocks.h"
+#include "ops/cpu/kernels.h"
+#include "ops/types.h"
 
 namespace llama4 {
 namespace avx2 {
@@ -283,6 +288,9 @@ void v_block_heads(int hg, const float* s, int64_t n, int64_t h0, const uint8_t*
 
 }  // namespace
 
+void softmax_v(float* s, int64_t g, int64_t n, const uint8_t* v, size_t v_stride, bool v16, int64_t hdv, float* m,
+               float* l, float* acc);
+
 void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
                   size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
                   float* scratch) {
@@ -346,6 +354,13 @@ void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_
       s[h * n + c] = d * scale;
     }
   }
+  softmax_v(s, g, n, v, v_stride, v16, hdv, m, l, acc);
+}
+
+// Steps 2 and 3 of attn_partial: the softmax state per head of the scores s[g][n] (overwritten by exp(s - m)),
+// then acc[h][d] = sum_c exp(s[h][c] - m[h]) * V_c[d] over f16 or f32 rows.
+void softmax_v(float* s, int64_t g, int64_t n, const uint8_t* v, size_t v_stride, bool v16, int64_t hdv, float* m,
+               float* l, float* acc) {
   // 2. softmax state per head
   for (int64_t h = 0; h < g; h++) {
     float* sh = s + h * n;
@@ -387,6 +402,66 @@ void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_
         acc[(h0 + j) * hdv + d] = a;
       }
   }
+}
+
+void attn_partial_q(const CpuKernels& kt, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
+                    GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
+                    float scale, float* m, float* l, float* acc) {
+  const GgmlType vdt = type_traits(k_type).vec_dot_type;
+  const size_t q_bytes = row_size(vdt, hd);
+  thread_local std::vector<uint8_t> qq;
+  thread_local std::vector<float> s, vf;
+  if (qq.size() < (size_t)g * q_bytes) qq.resize((size_t)g * q_bytes);
+  if ((int64_t)s.size() < g * n) s.resize((size_t)(g * n));
+  // 1. scores: the query heads in the dot kernel's activation type, then the tiled kernel over n cells x g heads
+  FromFloatFn conv = kt.quantize_act[(int)vdt] ? kt.quantize_act[(int)vdt] : type_traits(vdt).from_float;
+  for (int64_t h = 0; h < g; h++) conv(q + h * hd, qq.data() + (size_t)h * q_bytes, hd);
+  if (MatmulTileFn tile = kt.mm_tile[(int)k_type]) {
+    tile(hd, n, g, k, k_stride, qq.data(), q_bytes, s.data(), n);
+  } else {
+    for (int64_t h = 0; h < g; h++)
+      for (int64_t c = 0; c < n; c++) kt.vec_dot[(int)k_type](hd, &s[h * n + c], k + (size_t)c * k_stride, qq.data() + (size_t)h * q_bytes);
+  }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= g * n; i += 8) _mm256_storeu_ps(&s[i], _mm256_mul_ps(_mm256_loadu_ps(&s[i]), vscale));
+  for (; i < g * n; i++) s[i] *= scale;
+  // 2-3. softmax and V: f16 / f32 rows as they are; quantized rows dequantized once for the whole group
+  if (v_type == GgmlType::F16 || v_type == GgmlType::F32) {
+    softmax_v(s.data(), g, n, v, v_stride, v_type == GgmlType::F16, hdv, m, l, acc);
+    return;
+  }
+  if ((int64_t)vf.size() < n * hdv) vf.resize((size_t)(n * hdv));
+  for (int64_t c = 0; c < n; c++) {
+    const uint8_t* vr = v + (size_t)c * v_stride;
+    float* out = &vf[c * hdv];
+    if (v_type == GgmlType::Q8_0) {
+      const block_q8_0* b = (const block_q8_0*)vr;
+      for (int64_t j = 0; j < hdv / 32; j++) {
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(b[j].d));
+        for (int w = 0; w < 4; w++) {
+          const __m256i x = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(b[j].qs + 8 * w)));
+          _mm256_storeu_ps(out + 32 * j + 8 * w, _mm256_mul_ps(d, _mm256_cvtepi32_ps(x)));
+        }
+      }
+    } else if (v_type == GgmlType::Q4_0) {
+      const block_q4_0* b = (const block_q4_0*)vr;
+      const __m128i lo = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+      for (int64_t j = 0; j < hdv / 32; j++) {
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(b[j].d));
+        const __m128i qs = _mm_loadu_si128((const __m128i*)b[j].qs);
+        // elements 0..15: the low nibbles, 16..31: the high ones, each minus 8
+        const __m128i x0 = _mm_sub_epi8(_mm_and_si128(qs, lo), eight);
+        const __m128i x1 = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(qs, 4), lo), eight);
+        const __m128i parts[4] = {x0, _mm_srli_si128(x0, 8), x1, _mm_srli_si128(x1, 8)};
+        for (int w = 0; w < 4; w++)
+          _mm256_storeu_ps(out + 32 * j + 8 * w, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[w]))));
+      }
+    } else {
+      type_traits(v_type).to_float(vr, out, hdv);
+    }
+  }
+  softmax_v(s.data(), g, n, (const uint8_t*)vf.data(), sizeof(float) * (size_t)hdv, false, hdv, m, l, acc);
 }
 
 }  // namespace attn_avx2

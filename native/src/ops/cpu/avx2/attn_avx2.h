@@ -6,7 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/types.h"
+
 namespace llama4 {
+struct CpuKernels;
 namespace attn_avx2 {
 
 void round_to_f16(const float* x, float scale, float* y, int64_t n);
@@ -22,6 +25,12 @@ void weighted_rows(const float* p, const uint8_t* rows, size_t stride, bool f16,
 void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride, bool k16, const uint8_t* v,
                   size_t v_stride, bool v16, int64_t hdv, int64_t n, float scale, float* m, float* l, float* acc,
                   float* scratch);
+
+// ops.h attn_partial_q: the scores through `kernels`' tiled dot kernel, softmax and V in AVX2 (quantized V rows
+// dequantized once per chunk: Q8_0 and Q4_0 here, the other types through the reference dequantizer).
+void attn_partial_q(const CpuKernels& kernels, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
+                    GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
+                    float scale, float* m, float* l, float* acc);
 
 }  // namespace attn_avx2
 }  // namespace llama4
