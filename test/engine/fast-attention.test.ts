@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exactNumericsDefault, Model, type Context } from '../../src/engine/model.js';
+import { greedyRun, logSoftmax } from '../helpers/greedy.js';
 import { model } from '../helpers/shared.js';
 
 const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -22,22 +23,10 @@ beforeAll(async () => {
   expect(prompt.length).toBe(600);
 });
 
-const argmax = (v: Float32Array) => v.reduce((b, x, i) => (x > v[b] ? i : b), 0);
 const ctxOf = (exact: boolean, threads = 2) => m.createContext({ nCtx: 1024, nThreads: threads, exactNumerics: exact });
 
 /** Greedy decode of n tokens after the prompt; the logits of each step. */
-async function greedy(ctx: Context, n: number): Promise<{ tokens: number[]; logits: Float32Array[] }> {
-  let lg = await ctx.evaluate(prompt);
-  const tokens: number[] = [];
-  const logits: Float32Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = argmax(lg);
-    tokens.push(t);
-    lg = await ctx.evaluate([t]);
-    logits.push(lg.slice());
-  }
-  return { tokens, logits };
-}
+const greedy = (ctx: Context, n: number) => greedyRun(ctx, prompt, n);
 
 describe('fast decode attention on SmolLM2 (600 cells of context)', () => {
   it('gives the exact path\'s greedy tokens, its distributions within a mean KL of 5e-3 nats', async () => {
@@ -49,11 +38,6 @@ describe('fast decode attention on SmolLM2 (600 cells of context)', () => {
     const exact = await greedy(ctxOf(true), 24);
     expect(fast.tokens).toEqual(exact.tokens);
     let worst = 0, klSum = 0;
-    const logSoftmax = (v: Float32Array) => {
-      const mx = v.reduce((a, b) => Math.max(a, b), -Infinity);
-      const lse = mx + Math.log(v.reduce((a, b) => a + Math.exp(b - mx), 0));
-      return Float64Array.from(v, (x) => x - lse);
-    };
     for (let i = 0; i < fast.logits.length; i++) {
       const p = logSoftmax(exact.logits[i]), q = logSoftmax(fast.logits[i]);
       let kl = 0;

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Model, type Context } from '../../src/engine/model.js';
 import type { CacheType } from '../../src/native/addon.js';
 import { cli } from '../helpers/cli.js';
+import { greedyRun, logSoftmax } from '../helpers/greedy.js';
 import { model } from '../helpers/shared.js';
 
 const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -20,25 +21,12 @@ beforeAll(async () => {
   prompt = m.tokenizer.encode(TEXT.slice(0, 4000), { addSpecial: true }).slice(0, 600);
 });
 
-const argmax = (v: Float32Array) => v.reduce((b, x, i) => (x > v[b] ? i : b), 0);
 const ctxOf = (t: CacheType, threads = 2) => m.createContext({ nCtx: 1024, nThreads: threads, typeK: t, typeV: t });
-const logSoftmax = (v: Float32Array) => {
-  const mx = v.reduce((a, b) => Math.max(a, b), -Infinity);
-  const lse = mx + Math.log(v.reduce((a, b) => a + Math.exp(b - mx), 0));
-  return Float64Array.from(v, (x) => x - lse);
-};
 
+/** the prompt's logits, then those after each of n greedy tokens */
 async function greedy(ctx: Context, n: number): Promise<{ tokens: number[]; logits: Float32Array[] }> {
-  let lg = await ctx.evaluate(prompt);
-  const tokens: number[] = [];
-  const logits: Float32Array[] = [lg.slice()];
-  for (let i = 0; i < n; i++) {
-    const t = argmax(lg);
-    tokens.push(t);
-    lg = await ctx.evaluate([t]);
-    logits.push(lg.slice());
-  }
-  return { tokens, logits };
+  const r = await greedyRun(ctx, prompt, n);
+  return { tokens: r.tokens, logits: [r.first, ...r.logits] };
 }
 
 describe('quantized KV caches on SmolLM2 (600 cells of context)', () => {

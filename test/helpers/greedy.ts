@@ -13,3 +13,25 @@ export async function greedyTokens(ctx: Context, logits: ArrayLike<number>, n: n
   }
   return out;
 }
+
+/** Greedy decode of n tokens after evaluating `prompt`: the tokens, the prompt's last logits, the logits after each token. */
+export async function greedyRun(ctx: Context, prompt: number[], n: number): Promise<{ tokens: number[]; first: Float32Array; logits: Float32Array[] }> {
+  let lg = await ctx.evaluate(prompt);
+  const first = lg.slice();
+  const tokens: number[] = [];
+  const logits: Float32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = argmax(lg);
+    tokens.push(t);
+    lg = await ctx.evaluate([t]);
+    logits.push(lg.slice());
+  }
+  return { tokens, first, logits };
+}
+
+/** log softmax in float64 (for KL divergences between two engines' next-token distributions). */
+export function logSoftmax(v: Float32Array): Float64Array {
+  const mx = v.reduce((a, b) => Math.max(a, b), -Infinity);
+  const lse = mx + Math.log(v.reduce((a, b) => a + Math.exp(b - mx), 0));
+  return Float64Array.from(v, (x) => x - lse);
+}

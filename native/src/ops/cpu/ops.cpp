@@ -304,6 +304,23 @@ void fwht_rows(float* x, int64_t total, int64_t n) {
   }
 }
 
+void attn_q_scores(const CpuKernels& kt, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
+                   GgmlType k_type, int64_t n, float* s) {
+  const GgmlType vdt = type_traits(k_type).vec_dot_type;
+  const size_t q_bytes = row_size(vdt, hd);
+  thread_local std::vector<uint8_t> qq;
+  if (qq.size() < (size_t)g * q_bytes) qq.resize((size_t)g * q_bytes);
+  // the query heads in the dot kernel's activation type (llama.cpp's q_to_vec_dot)
+  FromFloatFn conv = kt.quantize_act[(int)vdt] ? kt.quantize_act[(int)vdt] : type_traits(vdt).from_float;
+  for (int64_t h = 0; h < g; h++) conv(q + h * hd, qq.data() + (size_t)h * q_bytes, hd);
+  if (MatmulTileFn tile = kt.mm_tile[(int)k_type]) {
+    tile(hd, n, g, k, k_stride, qq.data(), q_bytes, s, n);
+  } else {
+    for (int64_t h = 0; h < g; h++)
+      for (int64_t c = 0; c < n; c++) kt.vec_dot[(int)k_type](hd, &s[h * n + c], k + (size_t)c * k_stride, qq.data() + (size_t)h * q_bytes);
+  }
+}
+
 void attn_partial_q(const CpuKernels& kt, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
                     GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
                     float scale, float* m, float* l, float* acc) {
@@ -312,23 +329,10 @@ void attn_partial_q(const CpuKernels& kt, const float* q, int64_t g, int64_t hd,
     attn_avx2::attn_partial_q(kt, q, g, hd, k, k_stride, k_type, v, v_stride, v_type, hdv, n, scale, m, l, acc);
     return;
   }
-  const GgmlType vdt = type_traits(k_type).vec_dot_type;
-  const size_t q_bytes = row_size(vdt, hd);
-  thread_local std::vector<uint8_t> qq;
   thread_local std::vector<float> s, vrow;
-  if (qq.size() < (size_t)g * q_bytes) qq.resize((size_t)g * q_bytes);
   if ((int64_t)s.size() < g * n) s.resize((size_t)(g * n));
   if ((int64_t)vrow.size() < hdv) vrow.resize((size_t)hdv);
-  // the query heads in the dot kernel's activation type (llama.cpp's q_to_vec_dot)
-  FromFloatFn conv = kt.quantize_act[(int)vdt] ? kt.quantize_act[(int)vdt] : type_traits(vdt).from_float;
-  for (int64_t h = 0; h < g; h++) conv(q + h * hd, qq.data() + (size_t)h * q_bytes, hd);
-  // s[h * n + c] = K_c . q_h
-  if (MatmulTileFn tile = kt.mm_tile[(int)k_type]) {
-    tile(hd, n, g, k, k_stride, qq.data(), q_bytes, s.data(), n);
-  } else {
-    for (int64_t h = 0; h < g; h++)
-      for (int64_t c = 0; c < n; c++) kt.vec_dot[(int)k_type](hd, &s[h * n + c], k + (size_t)c * k_stride, qq.data() + (size_t)h * q_bytes);
-  }
+  attn_q_scores(kt, q, g, hd, k, k_stride, k_type, n, s.data());
   for (int64_t h = 0; h < g; h++) {
     float* sh = &s[h * n];
     float mx = -INFINITY;

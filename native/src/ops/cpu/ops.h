@@ -90,6 +90,10 @@ void attn_partial(const float* q, int64_t g, int64_t hd, const uint8_t* k, size_
 // and scored with that type's dot kernel (the tiled one of `kernels`, over all n cells and g heads at once),
 // and each V row is dequantized once for the g heads. Same outputs as attn_partial; scratch is internal.
 struct CpuKernels;
+// s[h * n + c] = K_c . q_h (unscaled) for the g query heads, converted to k_type's vec_dot_type, against n rows
+// of k_type: attn_partial_q's scores, shared by its scalar and AVX2 versions.
+void attn_q_scores(const CpuKernels& kernels, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
+                   GgmlType k_type, int64_t n, float* s);
 void attn_partial_q(const CpuKernels& kernels, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
                     GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
                     float scale, float* m, float* l, float* acc);

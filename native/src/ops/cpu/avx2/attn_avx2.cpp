@@ -12,6 +12,7 @@
 
 #include "ops/blocks.h"
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/ops.h"
 #include "ops/types.h"
 
 namespace llama4 {
@@ -407,21 +408,10 @@ void softmax_v(float* s, int64_t g, int64_t n, const uint8_t* v, size_t v_stride
 void attn_partial_q(const CpuKernels& kt, const float* q, int64_t g, int64_t hd, const uint8_t* k, size_t k_stride,
                     GgmlType k_type, const uint8_t* v, size_t v_stride, GgmlType v_type, int64_t hdv, int64_t n,
                     float scale, float* m, float* l, float* acc) {
-  const GgmlType vdt = type_traits(k_type).vec_dot_type;
-  const size_t q_bytes = row_size(vdt, hd);
-  thread_local std::vector<uint8_t> qq;
   thread_local std::vector<float> s, vf;
-  if (qq.size() < (size_t)g * q_bytes) qq.resize((size_t)g * q_bytes);
   if ((int64_t)s.size() < g * n) s.resize((size_t)(g * n));
-  // 1. scores: the query heads in the dot kernel's activation type, then the tiled kernel over n cells x g heads
-  FromFloatFn conv = kt.quantize_act[(int)vdt] ? kt.quantize_act[(int)vdt] : type_traits(vdt).from_float;
-  for (int64_t h = 0; h < g; h++) conv(q + h * hd, qq.data() + (size_t)h * q_bytes, hd);
-  if (MatmulTileFn tile = kt.mm_tile[(int)k_type]) {
-    tile(hd, n, g, k, k_stride, qq.data(), q_bytes, s.data(), n);
-  } else {
-    for (int64_t h = 0; h < g; h++)
-      for (int64_t c = 0; c < n; c++) kt.vec_dot[(int)k_type](hd, &s[h * n + c], k + (size_t)c * k_stride, qq.data() + (size_t)h * q_bytes);
-  }
+  // 1. scores (the table's tiled dot kernel over n cells x g heads), scaled
+  attn_q_scores(kt, q, g, hd, k, k_stride, k_type, n, s.data());
   const __m256 vscale = _mm256_set1_ps(scale);
   int64_t i = 0;
   for (; i + 8 <= g * n; i += 8) _mm256_storeu_ps(&s[i], _mm256_mul_ps(_mm256_loadu_ps(&s[i]), vscale));
