@@ -4,6 +4,7 @@
 // tolerance next to it. Without a CUDA device the GPU cases skip, saying so in the output; what needs no
 // device (the error a caller gets, the kernels' weight decoding compiled for the host) always runs.
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addon, type CudaTwinOp, type CudaTwinResult } from '../../src/native/addon.js';
 import { mulberry32 } from '../../src/sampling/rng.js';
@@ -96,7 +97,9 @@ function expectSame(x: ArrayLike<number>, y: ArrayLike<number>, what: string) {
 describe('CUDA backend: build and errors (no device needed)', () => {
   it('the addon reports the CUDA backend compiled when the build found nvcc', () => {
     expect(cudaInfo).toBeDefined();
-    const cache = 'build/CMakeCache.txt';
+    // the cache of the build the loaded addon came from (LLAMA4_ADDON: e.g. the sanitizer's build-asan/, CUDA off)
+    const addonPath = process.env.LLAMA4_ADDON;
+    const cache = addonPath ? join(dirname(dirname(addonPath)), 'CMakeCache.txt') : 'build/CMakeCache.txt';
     if (existsSync(cache)) {
       const text = readFileSync(cache, 'utf8');
       const nvcc = /^CMAKE_CUDA_COMPILER:[A-Z]+=(.+)$/m.exec(text)?.[1];
