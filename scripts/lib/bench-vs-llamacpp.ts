@@ -146,51 +146,48 @@ export interface NbenchResult {
   tg: number;
 }
 
-/** `POOL=1 nbench MODEL THREADS PP TG 1 PROMPT 4`, one repetition. */
-export function runNbench(o: OracleDirs, model: string, threads: number, pp: number, tg: number): Promise<NbenchResult> {
+/** Runs a benchmark program to its end: its exit code and what it printed. */
+function runTool(bin: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((ok, ko) => {
-    const child = spawn(join(o.dir, 'nbench'), [model, String(threads), String(pp), String(tg), '1', 'Once upon a time', '4'], {
-      env: { ...process.env, LIBDIR: o.libdir, POOL: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(bin, args, { ...(env ? { env } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', ko);
-    child.on('close', (code) => {
-      const m = /RESULT threads=\d+ pp\d+ min\/median\/max [\d.]+\/([\d.]+|inf|nan)\/[\d.a-z]+ t\/s \| tg\d+ min\/median\/max [\d.]+\/([\d.]+|inf|nan)\//.exec(out);
-      if (code !== 0 || !m) {
-        ko(new Error(`nbench failed (exit ${code}) on ${basename(model)}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}`));
-        return;
-      }
-      const desc = /^(.*?) \| n_params=/m.exec(out)?.[1] ?? '';
-      ok({ desc, pp: Number(m[1]), tg: Number(m[2]) });
-    });
+    child.on('close', (code) => ok({ code, out, err }));
   });
 }
 
-/** ik_llama.cpp's `llama-bench -m MODEL -t THREADS -p PP -n TG -r 1 -rtr 1 -o json`, one repetition: t/s of pp, tg. */
-export function runIkBench(bin: string, model: string, threads: number, pp: number, tg: number): Promise<{ pp: number; tg: number }> {
-  return new Promise((ok, ko) => {
-    const args = ['-m', model, '-t', String(threads), '-p', String(pp), '-n', String(tg), '-r', '1', '-rtr', '1', '-o', 'json'];
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', ko);
-    child.on('close', (code) => {
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        const rows = JSON.parse(out.slice(out.indexOf('['))) as { n_prompt: number; n_gen: number; avg_ts: number }[];
-        const find = (p: number, g: number) => rows.find((r) => r.n_prompt === p && r.n_gen === g)?.avg_ts ?? NaN;
-        ok({ pp: pp > 0 ? find(pp, 0) : NaN, tg: tg > 0 ? find(0, tg) : NaN });
-      } catch (e) {
-        ko(new Error(`ik_llama.cpp llama-bench failed (${(e as Error).message}) on ${basename(model)}: ${(err || out).trim().split('\n').slice(-2).join(' | ')}`));
-      }
-    });
+/** The last lines of a failed run, for its error message. */
+const tail = (r: { out: string; err: string }, n: number) => (r.err || r.out).trim().split('\n').slice(-n).join(' | ');
+
+/** `POOL=1 nbench MODEL THREADS PP TG 1 PROMPT 4`, one repetition. */
+export async function runNbench(o: OracleDirs, model: string, threads: number, pp: number, tg: number): Promise<NbenchResult> {
+  const r = await runTool(join(o.dir, 'nbench'), [model, String(threads), String(pp), String(tg), '1', 'Once upon a time', '4'], {
+    ...process.env,
+    LIBDIR: o.libdir,
+    POOL: '1',
   });
+  const out = r.out;
+  const m = /RESULT threads=\d+ pp\d+ min\/median\/max [\d.]+\/([\d.]+|inf|nan)\/[\d.a-z]+ t\/s \| tg\d+ min\/median\/max [\d.]+\/([\d.]+|inf|nan)\//.exec(out);
+  if (r.code !== 0 || !m) throw new Error(`nbench failed (exit ${r.code}) on ${basename(model)}: ${tail(r, 3)}`);
+  const desc = /^(.*?) \| n_params=/m.exec(out)?.[1] ?? '';
+  return { desc, pp: Number(m[1]), tg: Number(m[2]) };
+}
+
+/** ik_llama.cpp's `llama-bench -m MODEL -t THREADS -p PP -n TG -r 1 -rtr 1 -o json`, one repetition: t/s of pp, tg. */
+export async function runIkBench(bin: string, model: string, threads: number, pp: number, tg: number): Promise<{ pp: number; tg: number }> {
+  const args = ['-m', model, '-t', String(threads), '-p', String(pp), '-n', String(tg), '-r', '1', '-rtr', '1', '-o', 'json'];
+  const r = await runTool(bin, args);
+  try {
+    if (r.code !== 0) throw new Error(`exit ${r.code}`);
+    const rows = JSON.parse(r.out.slice(r.out.indexOf('['))) as { n_prompt: number; n_gen: number; avg_ts: number }[];
+    const find = (p: number, g: number) => rows.find((x) => x.n_prompt === p && x.n_gen === g)?.avg_ts ?? NaN;
+    return { pp: pp > 0 ? find(pp, 0) : NaN, tg: tg > 0 ? find(0, tg) : NaN };
+  } catch (e) {
+    throw new Error(`ik_llama.cpp llama-bench failed (${(e as Error).message}) on ${basename(model)}: ${tail(r, 2)}`);
+  }
 }
 
 // llama_ftype names (llama.cpp llama_model_ftype_name), for the type column

@@ -1,4 +1,3 @@
-import type { CacheType } from '../native/addon.js';
 // `llama4 bench -m MODEL [-m MODEL2 ...] [-p 512] [-n 128] [-d 0,4096] [-t 1,2] [-r 5] [-b 512] [-ctk f16] [-o md|json|csv]`:
 // llama.cpp's llama-bench for our engine (src/engine/bench.ts), with bandwidth columns of our own.
 // Results go to stdout; a progress line goes to stderr only when stderr is a terminal.
@@ -20,6 +19,7 @@ import { cudaLine } from './version.js';
 import { hasDepth } from '../engine/depth/policy.js';
 import { batchedHeader, batchedRowText, runBatchedBench, type BatchedRow } from '../engine/batched-bench.js';
 import { Model } from '../engine/model.js';
+import type { CacheType } from '../native/addon.js';
 
 export interface BenchFlags extends DepthFlags, PlacementFlags {
   model: string[];

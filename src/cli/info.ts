@@ -9,7 +9,7 @@ import { formatBytes, formatParams, table } from './format.js';
 import { addCacheTypeFlags, addPlacementFlags, intArg, MODEL_HELP, modelArg, placementOptions, type PlacementFlags } from './flags.js';
 import { InvalidArgumentError } from 'commander';
 import { planForHeader, usableGpu } from '../engine/gpu.js';
-import { CACHE_TYPE_BYTES, parseByteSize, type GpuMemory, type Placement } from '../engine/placement.js';
+import { parseByteSize, type GpuMemory, type Placement } from '../engine/placement.js';
 import { renderPlacement } from './placement.js';
 import { cudaLine } from './version.js';
 
@@ -223,7 +223,12 @@ function infoPlacement(h: GgufHeader, opts: InfoOptions): { placement: Placement
   const gpu = opts.vram !== undefined ? { name: 'CUDA0', freeBytes: opts.vram, totalBytes: opts.vram } : usableGpu();
   const hp = h.hparams!;
   const nCtx = opts.ctxSize ?? Math.min(4096, hp.contextLength || 4096);
-  const bytes = (t?: CacheType) => CACHE_TYPE_BYTES[t ?? 'f16'];
+  // bytes per cached value, from the type table (blocks of 32 for the quantized types)
+  const types = addon().typeTable();
+  const bytes = (t: CacheType = 'f16') => {
+    const row = types.find((r) => r.name === t.toUpperCase())!;
+    return row.typeSize / row.blockSize;
+  };
   const placement = planForHeader(h, placementOptions(opts), { nCtx, kvTypeBytes: { k: bytes(opts.cacheTypeK), v: bytes(opts.cacheTypeV) }, nUbatch: opts.batchSize ?? 512 }, gpu);
   return { placement, gpu, assumed: opts.vram !== undefined, nCtx };
 }

@@ -136,9 +136,12 @@ interface Layout {
   overrides: TensorOverride[];
 }
 
+/** The first layer index on the GPU (-ngl counts from the back, the output being layer n_layer). */
+const gpuStart = (model: PlacementModel, layout: Layout) => Math.max(model.nLayer + 1 - layout.ngl, 0);
+
 function assign(model: PlacementModel, layout: Layout): Record<string, Device> {
   const res = layout.overrides.map((o) => ({ re: new RegExp(o.pattern), device: o.device }));
-  const gpuStart = Math.max(model.nLayer + 1 - layout.ngl, 0);
+  const start = gpuStart(model, layout);
   const dev: Record<string, Device> = {};
   for (const t of model.tensors) {
     const hit = res.find((o) => o.re.test(t.name));
@@ -147,7 +150,7 @@ function assign(model: PlacementModel, layout: Layout): Record<string, Device> {
       continue;
     }
     const il = tensorLayer(t.name, model.nLayer);
-    dev[t.name] = il >= 0 && il >= gpuStart && layout.ngl > 0 ? 'CUDA0' : 'CPU';
+    dev[t.name] = il >= 0 && il >= start && layout.ngl > 0 ? 'CUDA0' : 'CPU';
   }
   return dev;
 }
@@ -159,6 +162,8 @@ interface Usage {
   total: number;
   hostWeights: number;
   hostKv: number;
+  /** bytes of the embedding's copy a tied output puts on the GPU (counted in weights) */
+  tiedCopy: number;
 }
 
 function usage(model: PlacementModel, layout: Layout, dev: Record<string, Device>): Usage {
@@ -169,23 +174,34 @@ function usage(model: PlacementModel, layout: Layout, dev: Record<string, Device
     else hostWeights += t.bytes;
   }
   // A tied output is a copy of the embedding in the output layer's memory.
+  // (the output layer is on the GPU whenever -ngl > 0: it is the first one counted)
   const hasOutput = model.tensors.some((t) => t.name === 'output.weight');
   const embd = model.tensors.find((t) => t.name === 'token_embd.weight');
-  const outputOnGpu = layout.ngl > 0 && model.nLayer + 1 - layout.ngl <= model.nLayer;
-  if (!hasOutput && embd && outputOnGpu && dev[embd.name] === 'CPU') weights += embd.bytes;
-  const gpuStart = Math.max(model.nLayer + 1 - layout.ngl, 0);
+  const tiedCopy = !hasOutput && embd && layout.ngl > 0 && dev[embd.name] === 'CPU' ? embd.bytes : 0;
+  weights += tiedCopy;
+  const start = gpuStart(model, layout);
   let kv = 0;
   let hostKv = 0;
   model.kvBytes.forEach((b, il) => {
-    if (layout.ngl > 0 && il >= gpuStart) kv += b;
+    if (layout.ngl > 0 && il >= start) kv += b;
     else hostKv += b;
   });
   const compute = layout.ngl > 0 || weights > 0 ? model.computeBytes : 0;
-  return { weights, kv, compute, total: weights + kv + compute, hostWeights, hostKv };
+  return { weights, kv, compute, total: weights + kv + compute, hostWeights, hostKv, tiedCopy };
 }
 
 const expsOf = (layers: number[], which = '(up|down|gate|gate_up)'): TensorOverride[] =>
   layers.length === 0 ? [] : [{ pattern: `blk\\.(${layers.join('|')})\\.ffn_${which}_(ch|)exps`, device: 'CPU' }];
+
+/** The largest n in [lo, hi] with ok(n), given ok(lo) and ok monotone (true up to some n, false after). */
+function largest(lo: number, hi: number, ok: (n: number) => boolean): number {
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ok(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
 
 /** The layout `-ngl auto` chooses for one GPU with `budget` bytes usable (free VRAM minus the margin). */
 function fit(model: PlacementModel, budget: number): Layout {
@@ -195,29 +211,14 @@ function fit(model: PlacementModel, budget: number): Layout {
   if (fits(full)) return full;
   const moe = model.tensors.some((t) => tensorGroup(t.name) === 'routed experts');
   // the most layers from the back that fit, with `ov` applied (usage grows with ngl: binary search)
-  const mostLayers = (ov: TensorOverride[]): Layout => {
-    let lo = 0;
-    let hi = all;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (fits({ ngl: mid, overrides: ov })) lo = mid;
-      else hi = mid - 1;
-    }
-    return { ngl: lo, overrides: ov };
-  };
+  const mostLayers = (ov: TensorOverride[]): Layout => ({ ngl: largest(0, all, (n) => fits({ ngl: n, overrides: ov })), overrides: ov });
   if (!moe) return mostLayers([]);
   const layers = [...Array(model.nLayer).keys()];
   const denseOnly: Layout = { ngl: all, overrides: expsOf(layers) };
   if (!fits(denseOnly)) return mostLayers(expsOf(layers));
   // every dense part fits: the first nFull layers take their experts too
-  let lo = 0;
-  let hi = model.nLayer;
   const withFull = (n: number): Layout => ({ ngl: all, overrides: expsOf(layers.slice(n)) });
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (fits(withFull(mid))) lo = mid;
-    else hi = mid - 1;
-  }
+  const lo = largest(0, model.nLayer, (n) => fits(withFull(n)));
   let best = withFull(lo);
   if (lo < model.nLayer) {
     // part of one more layer: its up projection, then also its gate (llama.cpp's LAYER_FRACTION_UP/GATE)
@@ -274,12 +275,10 @@ export function planPlacement(model: PlacementModel, opts: PlacementOptions, gpu
     }
     return { group, cpu, gpu: g };
   }).filter((g) => g.cpu + g.gpu > 0);
-  const tied = !model.tensors.some((t) => t.name === 'output.weight');
-  const embd = model.tensors.find((t) => t.name === 'token_embd.weight');
-  if (tied && embd && layout.ngl > 0 && device[embd.name] === 'CPU') {
+  if (u.tiedCopy) {
     const out = groups.find((g) => g.group === 'output');
-    if (out) out.gpu += embd.bytes;
-    else groups.push({ group: 'output', cpu: 0, gpu: embd.bytes });
+    if (out) out.gpu += u.tiedCopy;
+    else groups.push({ group: 'output', cpu: 0, gpu: u.tiedCopy });
   }
   const ot = layout.overrides.map((o) => `-ot '${o.pattern}=${o.device}'`).join(' ');
   return {
@@ -301,9 +300,6 @@ export function parseByteSize(v: string): number {
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   return Math.floor(Number(m[1]) * mult);
 }
-
-/** Bytes per cached value of each KV cache type (blocks of 32 for the quantized ones). */
-export const CACHE_TYPE_BYTES: Record<string, number> = { f32: 4, f16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q4_1: 20 / 32, q5_0: 22 / 32, q5_1: 24 / 32, iq4_nl: 18 / 32 };
 
 /** What a planned context needs besides the weights: KV cache per layer and the compute buffer. */
 export interface ContextShape {

@@ -6,20 +6,14 @@
 //   - it is deterministic: a sequential batch equals its tokens one by one, 1 and 2 threads agree bit for bit;
 //   - below 256 cells, and for batched prompts, the default path is the exact one, bit for bit;
 //   - the switch: exactNumerics per context, LLAMA4_EXACT_NUMERICS=1 as the default.
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exactNumericsDefault, Model, type Context } from '../../src/engine/model.js';
-import { greedyRun, logSoftmax } from '../helpers/greedy.js';
-import { model } from '../helpers/shared.js';
-
-const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
-const TEXT = readFileSync(model('text/python-reference.txt'), 'utf8');
+import { greedyRun, logSoftmax, smolWithLongPrompt } from '../helpers/greedy.js';
 
 let m: Model;
 let prompt: number[];
 beforeAll(async () => {
-  m = await Model.load(SMOL);
-  prompt = m.tokenizer.encode(TEXT.slice(0, 4000), { addSpecial: true }).slice(0, 600);
+  ({ model: m, prompt } = await smolWithLongPrompt());
   expect(prompt.length).toBe(600);
 });
 

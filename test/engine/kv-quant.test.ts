@@ -3,22 +3,19 @@
 // first divergence reported), the mean KL of the next-token distributions, the bytes; determinism; the head
 // size check. K and V are stored Walsh-Hadamard-rotated as llama.cpp does (attn_rot_k/_v), which
 // roughly halves the 4-bit types' KL. Perplexity against llama.cpp's own quantized caches: README.
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Model, type Context } from '../../src/engine/model.js';
 import type { CacheType } from '../../src/native/addon.js';
 import { cli } from '../helpers/cli.js';
-import { greedyRun, logSoftmax } from '../helpers/greedy.js';
+import { greedyRun, logSoftmax, smolWithLongPrompt } from '../helpers/greedy.js';
 import { model } from '../helpers/shared.js';
 
 const SMOL = model('real/SmolLM2-135M-Instruct.Q4_1.gguf');
-const TEXT = readFileSync(model('text/python-reference.txt'), 'utf8');
 
 let m: Model;
 let prompt: number[];
 beforeAll(async () => {
-  m = await Model.load(SMOL);
-  prompt = m.tokenizer.encode(TEXT.slice(0, 4000), { addSpecial: true }).slice(0, 600);
+  ({ model: m, prompt } = await smolWithLongPrompt());
 });
 
 const ctxOf = (t: CacheType, threads = 2) => m.createContext({ nCtx: 1024, nThreads: threads, typeK: t, typeV: t });

@@ -1,5 +1,7 @@
 // Greedy continuation as the parity tests compare it with llama.cpp's: argmax, evaluate it, repeat.
-import type { Context } from '../../src/engine/model.js';
+import { readFileSync } from 'node:fs';
+import { Model, type Context } from '../../src/engine/model.js';
+import { model as sharedModel } from './shared.js';
 import { argmax } from '../../src/sampling/argmax.js';
 
 /** n greedy tokens from `logits` (the last prompt position's); stops after an end-of-generation token if isEog says so. */
@@ -34,4 +36,11 @@ export function logSoftmax(v: Float32Array): Float64Array {
   const mx = v.reduce((a, b) => Math.max(a, b), -Infinity);
   const lse = mx + Math.log(v.reduce((a, b) => a + Math.exp(b - mx), 0));
   return Float64Array.from(v, (x) => x - lse);
+}
+
+/** SmolLM2 and the first 600 tokens of the shared Python text: a context past the fast attention's 256 cells. */
+export async function smolWithLongPrompt(): Promise<{ model: Model; prompt: number[] }> {
+  const model = await Model.load(sharedModel('real/SmolLM2-135M-Instruct.Q4_1.gguf'));
+  const text = readFileSync(sharedModel('text/python-reference.txt'), 'utf8');
+  return { model, prompt: model.tokenizer.encode(text.slice(0, 4000), { addSpecial: true }).slice(0, 600) };
 }

@@ -109,7 +109,7 @@ GgmlType cache_type(const Napi::Object& o, const char* key) {
     for (char& ch : name) ch = (char)std::tolower((unsigned char)ch);
     if (s == name) return (GgmlType)id;
   }
-  LLAMA4_THROW("unsupported KV cache type '%s' (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)", s.c_str());
+  LLAMA4_THROW("unsupported KV cache type '%s' (%s)", s.c_str(), KvCache::kSupportedTypes);
 }
 
 class ContextWrap : public Napi::ObjectWrap<ContextWrap> {

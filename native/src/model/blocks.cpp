@@ -296,13 +296,13 @@ void Blocks::attention(uint32_t il, const AttnOpts& o) {
     }
     // a quantized cache holds K and V rotated by a Walsh-Hadamard transform (llama.cpp's attn_rot_k/_v):
     // the rotation spreads outliers over the block, and Q·K is unchanged when Q is rotated alike
-    const KvCache& kvt = kv_at(t);
-    if (const int64_t nr = kv_rotation(kvt.type_k(), hd, false)) {
+    KvCache& cache = kv_at(t);
+    if (const int64_t nr = kv_rotation(cache.type_k(), hd, false)) {
       if (q) fwht_rows(q, nh * hd, nr);
       fwht_rows(k, nkv * hd, nr);
     }
-    if (const int64_t nr = kv_rotation(kvt.type_v(), hdv, true)) fwht_rows(&s.v[r * nkv * hdv], nkv * hdv, nr);
-    kv_at(t).store(il, (uint32_t)pos_[t], k, &s.v[r * nkv * hdv]);
+    if (const int64_t nr = kv_rotation(cache.type_v(), hdv, true)) fwht_rows(&s.v[r * nkv * hdv], nkv * hdv, nr);
+    cache.store(il, (uint32_t)pos_[t], k, &s.v[r * nkv * hdv]);
     if (has_q) qr++;
   }
   if (na == 0) return;
@@ -403,8 +403,7 @@ void Blocks::attend(uint32_t il, const AttnOpts& o) {
   // this chunked path, prompts and short contexts included (attn_partial_q: the type's own dot kernels).
   constexpr int64_t kFastChunk = 256;
   const KvCache& kv0 = kv_at(act_[0]);
-  const auto plain = [](GgmlType t) { return t == GgmlType::F16 || t == GgmlType::F32; };
-  const bool quant = !plain(kv0.type_k()) || !plain(kv0.type_v());
+  const bool quant = type_traits(kv0.type_k()).is_quantized || type_traits(kv0.type_v()).is_quantized;
   const int64_t kFastMinKeys = quant ? 1 : 256;
   const bool fast_ok = quant || (!batched && !c_.params_.exact_numerics && hd <= 256 && hdv <= 256);
   std::vector<int64_t>& exact_tasks = s.attn_exact_tasks;  // r * nh + h

@@ -13,7 +13,6 @@ namespace llama4 {
 // Walsh-Hadamard group size for a quantized KV cache's K (v = false) or V rows (blocks.cpp); 0 = none.
 int64_t kv_rotation(GgmlType t, int64_t head_dim, bool v);
 
-
 struct AttnOpts {
   bool rope = true;         // rotary embedding on Q and K
   bool qk_norm = false;     // Llama 4: weightless RMS norm of Q and K per head, after RoPE

@@ -16,7 +16,7 @@ KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& 
                  const std::vector<uint32_t>& v_dims, GgmlType type_k, GgmlType type_v)
     : n_ctx_(n_ctx), type_k_(type_k), type_v_(type_v), k_dims_(k_dims), v_dims_(v_dims) {
   for (GgmlType t : {type_k, type_v})
-    if (!type_supported(t)) LLAMA4_THROW("KV cache type %s is not supported (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)", type_name(t));
+    if (!type_supported(t)) LLAMA4_THROW("KV cache type %s is not supported (%s)", type_name(t), kSupportedTypes);
   for (uint32_t il = 0; il < n_layer; il++)
     if (k_dims[il] % type_traits(type_k).blck_size || v_dims[il] % type_traits(type_v).blck_size)
       LLAMA4_THROW("KV cache rows of layer %u (%u / %u values) are not whole %s / %s blocks", il, k_dims[il], v_dims[il],
@@ -44,7 +44,7 @@ bool KvCache::type_supported(GgmlType t) {
 }
 
 void KvCache::check_type(GgmlType t, uint32_t head_dim, const char* which) {
-  if (!type_supported(t)) LLAMA4_THROW("KV cache type %s is not supported (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)", type_name(t));
+  if (!type_supported(t)) LLAMA4_THROW("KV cache type %s is not supported (%s)", type_name(t), kSupportedTypes);
   const int64_t b = type_traits(t).blck_size;
   if (head_dim % b)
     LLAMA4_THROW("a %s cache of type %s needs a head size that is a multiple of %lld; this model's is %u (use f16)", which,

@@ -21,7 +21,8 @@ class KvCache {
   KvCache(uint32_t n_layer, uint32_t n_ctx, const std::vector<uint32_t>& k_dims, const std::vector<uint32_t>& v_dims,
           GgmlType type_k, GgmlType type_v);
 
-  // The cache types (llama.cpp's -ctk/-ctv set, less bf16): f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl.
+  // The cache types (llama.cpp's -ctk/-ctv set, less bf16), as type_supported accepts them, for messages.
+  static constexpr const char* kSupportedTypes = "f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl";
   static bool type_supported(GgmlType t);
   // Throws unless `t` is a cache type whose blocks fit whole heads of `head_dim` values (`which`: "K" / "V").
   static void check_type(GgmlType t, uint32_t head_dim, const char* which);
